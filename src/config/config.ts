@@ -1,0 +1,130 @@
+// One typed configuration: defaults < config file (YAML or JSON) < WHARF_* environment < flags.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 24h, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 4MiB or 512k, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const boolish = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+const addr = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:5000 or [::1]:5000');
+
+export const configSchema = z.object({
+  addr: addr.default('0.0.0.0:5000'),
+  data: z.string().min(1).default('./data'),
+  log: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  }).strict().default({ level: 'info', format: 'auto' }),
+  storage: z.object({
+    fsync: boolish.default(true),
+  }).strict().default({ fsync: true }),
+  uploads: z.object({
+    ttl: duration.default(24 * 3_600_000),
+    sweepInterval: duration.default(10 * 60_000),
+  }).strict().default({ ttl: 24 * 3_600_000, sweepInterval: 10 * 60_000 }),
+  manifests: z.object({
+    maxSize: size.default(4 << 20),
+  }).strict().default({ maxSize: 4 << 20 }),
+  shutdown: z.object({
+    timeout: duration.default(30_000),
+  }).strict().default({ timeout: 30_000 }),
+}).strict();
+
+export type Config = z.output<typeof configSchema>;
+type RawConfig = Record<string, unknown>;
+
+/** Every leaf key as a dotted path, e.g. "uploads.ttl", with its WHARF_* variable. */
+export const settableKeys: { path: string; env: string }[] = [
+  'addr', 'data', 'log.level', 'log.format', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
+
+export class ConfigError extends Error {}
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values by dotted path. */
+  flags?: Record<string, string | undefined>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? {};
+  const raw: RawConfig = {};
+  const file = sources.file ?? env.WHARF_CONFIG;
+  if (file) mergeInto(raw, readConfigFile(file));
+  for (const { path, env: name } of settableKeys) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(raw, path, v);
+  }
+  for (const [path, v] of Object.entries(sources.flags ?? {})) if (v !== undefined) setPath(raw, path, v);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const key = i.path.join('.') || '(top level)';
+      const envName = settableKeys.find((k) => k.path === key)?.env;
+      return `  ${key}${envName ? ` (${envName})` : ''}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+function readConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text); // YAML is a superset of JSON
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold a mapping of keys`);
+  return doc as RawConfig;
+}
+
+function mergeInto(target: RawConfig, src: RawConfig): void {
+  for (const [k, v] of Object.entries(src)) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && target[k] && typeof target[k] === 'object') mergeInto(target[k] as RawConfig, v as RawConfig);
+    else target[k] = v;
+  }
+}
+
+function setPath(target: RawConfig, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = target;
+  for (const k of keys.slice(0, -1)) {
+    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    o = o[k] as RawConfig;
+  }
+  o[keys[keys.length - 1]!] = value;
+}
+
+/** Splits HOST:PORT (IPv6 in brackets). */
+export function splitAddr(a: string): { host: string; port: number } {
+  const i = a.lastIndexOf(':');
+  const host = a.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(a.slice(i + 1)) };
+}

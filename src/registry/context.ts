@@ -1,0 +1,35 @@
+// What every registry operation needs: the stores, the limits, the event sink.
+import type { BlobStore } from '../store/blobs/blob-store.js';
+import type { MetaStore } from '../store/meta/meta-store.js';
+import { RegistryError } from '../oci/errors.js';
+import { assertName } from '../oci/names.js';
+import { ManifestCache } from './manifest-cache.js';
+import { RegistryEvents } from './events.js';
+
+export interface RegistryLimits {
+  /** Largest manifest accepted, in bytes. */
+  maxManifestBytes: number;
+  /** Upload sessions idle longer than this are removed, with their bytes. */
+  uploadTtlMs: number;
+}
+
+export class RegistryContext {
+  readonly manifestCache = new ManifestCache(64 << 20);
+  readonly events = new RegistryEvents();
+
+  constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits) {}
+
+  /** Id of an existing repository, or NAME_UNKNOWN. */
+  async existingRepo(name: string): Promise<number> {
+    assertName(name);
+    const id = await this.meta.repositoryId(name);
+    if (id === null) throw new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`);
+    return id;
+  }
+
+  /** Id of a repository to write to, created on first push. */
+  async writableRepo(name: string): Promise<number> {
+    assertName(name);
+    return this.meta.ensureRepository(name);
+  }
+}

@@ -1,0 +1,121 @@
+// Manifest rules: validate, store, tag, serve, delete.
+import { RegistryError } from '../oci/errors.js';
+import { digestOf, parseDigest, tryParseDigest } from '../oci/digest.js';
+import { assertTag } from '../oci/names.js';
+import { parseManifest } from '../oci/manifest.js';
+import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
+import type { RegistryContext } from './context.js';
+
+export interface PutManifestResult {
+  digest: string;
+  subject: string | null;
+}
+
+export interface ManifestWithBytes {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
+
+/** A reference is a digest when it looks like one (has a colon), else a tag. */
+function isDigestReference(reference: string): boolean {
+  return reference.includes(':');
+}
+
+export class ManifestService {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  async put(repository: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+    if (bytes.length > this.ctx.limits.maxManifestBytes) {
+      throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.ctx.limits.maxManifestBytes} bytes`, { status: 413 });
+    }
+    let digest: string;
+    let tag: string | null = null;
+    if (isDigestReference(reference)) {
+      const want = parseDigest(reference);
+      digest = digestOf(bytes, want.algorithm);
+      if (digest !== reference) throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match ${reference}`);
+    } else {
+      assertTag(reference);
+      tag = reference;
+      digest = digestOf(bytes);
+    }
+    const parsed = parseManifest(bytes, contentType);
+    const repoId = await this.ctx.writableRepo(repository);
+
+    const blobDigests = unique(parsed.blobs.map((d) => d.digest));
+    const present = await this.ctx.meta.existingBlobs(repoId, blobDigests);
+    const missingBlob = blobDigests.find((d) => !present.has(d));
+    if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${missingBlob} unknown to repository`, { detail: { digest: missingBlob } });
+    const childDigests = unique(parsed.children.map((d) => d.digest));
+    const children = await this.ctx.meta.existingManifests(repoId, childDigests);
+    const missingChild = childDigests.find((d) => !children.has(d));
+    if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${missingChild} unknown to repository`, { detail: { digest: missingChild } });
+
+    const refs: ManifestRef[] = [
+      ...parsed.blobs.map((d, i): ManifestRef => ({ digest: d.digest, kind: i === 0 && parsed.kind === 'image' ? 'config' : 'layer' })),
+      ...parsed.children.map((d): ManifestRef => ({ digest: d.digest, kind: 'child' })),
+    ];
+    if (parsed.subject) refs.push({ digest: parsed.subject.digest, kind: 'subject' });
+    const record: ManifestRecord = {
+      digest,
+      mediaType: parsed.mediaType,
+      size: bytes.length,
+      artifactType: parsed.artifactType ?? null,
+      subject: parsed.subject?.digest ?? null,
+      annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
+    };
+    // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
+    await this.ctx.blobs.putSmall(digest, bytes);
+    await this.ctx.meta.putManifest(repoId, record, refs, tag, Date.now());
+    this.ctx.manifestCache.set(digest, bytes);
+    this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType });
+    return { digest, subject: record.subject };
+  }
+
+  /** The manifest's record (for HEAD), or MANIFEST_UNKNOWN. */
+  async resolve(repository: string, reference: string): Promise<ManifestRecord> {
+    let record: ManifestRecord | null;
+    if (isDigestReference(reference)) {
+      parseDigest(reference);
+      record = await this.ctx.meta.manifest(repository, reference);
+    } else {
+      assertTag(reference);
+      record = await this.ctx.meta.manifestByTag(repository, reference);
+    }
+    if (!record) {
+      // Tell an unknown repository apart from an unknown manifest, as Distribution does.
+      await this.ctx.existingRepo(repository);
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository`);
+    }
+    return record;
+  }
+
+  async get(repository: string, reference: string): Promise<ManifestWithBytes> {
+    const record = await this.resolve(repository, reference);
+    let bytes = this.ctx.manifestCache.get(record.digest);
+    if (!bytes) {
+      bytes = (await this.ctx.blobs.readSmall(record.digest)) ?? undefined;
+      if (!bytes) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} content missing`);
+      this.ctx.manifestCache.set(record.digest, bytes);
+    }
+    return { record, bytes };
+  }
+
+  /** By digest: removes the manifest and its tags. By tag: removes only the tag. */
+  async delete(repository: string, reference: string): Promise<void> {
+    const repoId = await this.ctx.existingRepo(repository);
+    if (isDigestReference(reference)) {
+      if (!tryParseDigest(reference)) throw new RegistryError('DIGEST_INVALID');
+      if (!(await this.ctx.meta.deleteManifest(repoId, reference))) throw new RegistryError('MANIFEST_UNKNOWN');
+      this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference });
+    } else {
+      assertTag(reference);
+      if (!(await this.ctx.meta.deleteTag(repoId, reference, Date.now()))) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
+      this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference });
+    }
+  }
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,30 @@
+// The registry: its rules as plain async functions over the stores (no HTTP in here).
+import type { BlobStore } from '../store/blobs/blob-store.js';
+import type { MetaStore } from '../store/meta/meta-store.js';
+import { RegistryContext, type RegistryLimits } from './context.js';
+import { BlobService } from './blobs.js';
+import { ManifestService } from './manifests.js';
+import { ListingService } from './listing.js';
+
+export class Registry {
+  readonly ctx: RegistryContext;
+  readonly blobs: BlobService;
+  readonly manifests: ManifestService;
+  readonly listing: ListingService;
+
+  constructor(blobStore: BlobStore, meta: MetaStore, limits: RegistryLimits) {
+    this.ctx = new RegistryContext(blobStore, meta, limits);
+    this.blobs = new BlobService(this.ctx);
+    this.manifests = new ManifestService(this.ctx);
+    this.listing = new ListingService(this.ctx);
+  }
+
+  get events() {
+    return this.ctx.events;
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.blobs.close();
+    await this.ctx.meta.close();
+  }
+}

@@ -1,0 +1,73 @@
+// Small HTTP helpers: header parsing and bounded body reading.
+import type { IncomingMessage } from 'node:http';
+import { RegistryError } from '../oci/errors.js';
+import type { ByteRange } from '../store/blobs/blob-store.js';
+
+/** The declared body length, or null when chunked/unknown. */
+export function contentLength(req: IncomingMessage): number | null {
+  const v = req.headers['content-length'];
+  if (v === undefined) return null;
+  if (!/^\d+$/.test(v)) throw new RegistryError('SIZE_INVALID', 'malformed Content-Length');
+  return Number(v);
+}
+
+/** Whether the request carries a body at all. */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  if (len !== undefined) return len !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Content-Range of a chunk upload: "start-end" (Distribution), also "bytes start-end/total" or "bytes=start-end". */
+export function parseUploadContentRange(v: string | undefined): ByteRange | null {
+  if (v === undefined) return null;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(v.trim());
+  if (!m) throw new RegistryError('RANGE_INVALID', `malformed Content-Range: ${v.slice(0, 100)}`);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    throw new RegistryError('RANGE_INVALID', `invalid Content-Range: ${v.slice(0, 100)}`);
+  }
+  return { start, end };
+}
+
+/**
+ * A single byte range from a Range header against a blob of `size` bytes. Null when there is no
+ * Range header. Unsatisfiable or malformed ranges are RANGE_INVALID (416).
+ */
+export function parseRangeHeader(v: string | undefined, size: number): ByteRange | null {
+  if (v === undefined) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(v.trim());
+  if (!m || (m[1] === '' && m[2] === '')) throw new RegistryError('RANGE_INVALID', `unsupported Range: ${v.slice(0, 100)}`);
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    // Suffix range: the last N bytes.
+    const n = Number(m[2]);
+    if (n === 0) throw new RegistryError('RANGE_INVALID', 'empty suffix range');
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (!Number.isSafeInteger(start) || start >= size || end < start) {
+    throw new RegistryError('RANGE_INVALID', `range ${v.slice(0, 100)} not satisfiable for ${size} bytes`);
+  }
+  return { start, end };
+}
+
+/** Reads a whole request body of at most `limit` bytes (manifests only — never blobs). */
+export async function readBoundedBody(req: IncomingMessage, limit: number, tooBig: () => RegistryError): Promise<Buffer> {
+  const declared = contentLength(req);
+  if (declared !== null && declared > limit) throw tooBig();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw tooBig();
+    chunks.push(chunk);
+  }
+  if (declared !== null && total !== declared) throw new RegistryError('SIZE_INVALID', 'body shorter than Content-Length');
+  return Buffer.concat(chunks, total);
+}

@@ -1,0 +1,65 @@
+// `wharf serve`: open the stores, start HTTP, sweep stale uploads, shut down gracefully.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyServerOptions } from 'fastify';
+import type { Config } from '../config/config.js';
+import { splitAddr } from '../config/config.js';
+import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
+import { SqliteMetaStore } from '../store/meta/sqlite-meta-store.js';
+import { Registry } from '../registry/registry.js';
+import { buildApp } from './app.js';
+
+export interface RunningServer {
+  addr: string;
+  close(): Promise<void>;
+}
+
+function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
+  return {
+    level: config.log.level,
+    // Credentials never reach a log line: only method, path and status are logged per request.
+    redact: ['req.headers.authorization', 'req.headers.cookie'],
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+  };
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const dataDir = resolve(config.data);
+  mkdirSync(dataDir, { recursive: true });
+  const blobStore = await FsBlobStore.open({ root: dataDir, fsync: config.storage.fsync });
+  const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync });
+  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, uploadTtlMs: config.uploads.ttl });
+  const app = buildApp(registry, { logger: loggerOptions(config) });
+
+  const sweep = async (): Promise<void> => {
+    try {
+      const n = await registry.blobs.expireUploads(Date.now());
+      if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
+    } catch (err) {
+      app.log.error({ err }, 'upload sweep failed');
+    }
+  };
+  await sweep();
+  const timer = setInterval(() => void sweep(), Math.max(1000, config.uploads.sweepInterval));
+  timer.unref();
+
+  const { host, port } = splitAddr(config.addr);
+  await app.listen({ host, port });
+  const a = app.server.address();
+  const addr = a && typeof a === 'object' ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.addr;
+  app.log.info({ addr, data: dataDir }, 'listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    addr,
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await app.close();
+        await registry.close();
+      })();
+      return closing;
+    },
+  };
+}

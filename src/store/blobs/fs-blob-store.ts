@@ -1,0 +1,248 @@
+// Filesystem blob store: blobs/<alg>/<2 hex>/<hex>, uploads/<id>; every commit is write-to-temp + fsync + rename.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { randomUUID, type Hash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../../oci/errors.js';
+import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
+import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
+
+/** Batch small network chunks into writes of about this size. */
+const WRITE_BATCH = 1 << 20;
+
+interface HashState {
+  algorithm: Algorithm;
+  hash: Hash;
+  size: number;
+}
+
+export interface FsBlobStoreOptions {
+  root: string;
+  /** fsync data before a blob becomes visible (durability across power loss). */
+  fsync: boolean;
+}
+
+export class FsBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly uploadsDir: string;
+  private readonly tmpDir: string;
+  /** Running hashes of uploads appended by this process; a missing entry means "rehash from disk". */
+  private readonly hashes = new Map<string, HashState>();
+  /** Uploads with an append in progress: a second concurrent append is refused. */
+  private readonly busy = new Set<string>();
+
+  private constructor(private readonly opts: FsBlobStoreOptions) {
+    this.blobsDir = join(opts.root, 'blobs');
+    this.uploadsDir = join(opts.root, 'uploads');
+    this.tmpDir = join(opts.root, 'tmp');
+  }
+
+  static async open(opts: FsBlobStoreOptions): Promise<FsBlobStore> {
+    const s = new FsBlobStore(opts);
+    await mkdir(s.blobsDir, { recursive: true });
+    await mkdir(s.uploadsDir, { recursive: true });
+    // Leftovers in tmp/ are half-written manifests from a crash: never visible, safe to drop.
+    await rm(s.tmpDir, { recursive: true, force: true });
+    await mkdir(s.tmpDir, { recursive: true });
+    return s;
+  }
+
+  private blobPath(digest: string): string {
+    const d = parseDigest(digest);
+    return join(this.blobsDir, d.algorithm, d.hex.slice(0, 2), d.hex);
+  }
+
+  private uploadPath(id: string): string {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+    return join(this.uploadsDir, id);
+  }
+
+  async stat(digest: string): Promise<BlobStat | null> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      return { size: st.size };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async read(digest: string, range?: ByteRange): Promise<Readable> {
+    // Open first so a missing blob fails here, not midway through a response.
+    const fh = await open(this.blobPath(digest), 'r');
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: WRITE_BATCH });
+  }
+
+  async readSmall(digest: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async putSmall(digest: string, bytes: Uint8Array): Promise<void> {
+    const target = this.blobPath(digest);
+    if (await this.stat(digest)) return;
+    const tmp = join(this.tmpDir, randomUUID());
+    await writeFile(tmp, bytes, { flush: this.opts.fsync });
+    await this.moveIntoPlace(tmp, target);
+  }
+
+  async delete(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async *list(): AsyncIterable<string> {
+    for (const alg of await readdirOrEmpty(this.blobsDir)) {
+      for (const prefix of await readdirOrEmpty(join(this.blobsDir, alg))) {
+        for (const hex of await readdirOrEmpty(join(this.blobsDir, alg, prefix))) yield `${alg}:${hex}`;
+      }
+    }
+  }
+
+  async createUpload(id: string): Promise<void> {
+    await writeFile(this.uploadPath(id), new Uint8Array(0), { flag: 'wx' });
+    this.hashes.set(id, { algorithm: 'sha256', hash: newHasher('sha256'), size: 0 });
+  }
+
+  async uploadSize(id: string): Promise<number | null> {
+    try {
+      return (await stat(this.uploadPath(id))).size;
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async appendUpload(id: string, body: Readable, expectedOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const path = this.uploadPath(id);
+    if (this.busy.has(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload');
+    this.busy.add(id);
+    let fh: FileHandle | undefined;
+    try {
+      try {
+        fh = await open(path, 'r+');
+      } catch (e) {
+        if (isNotFound(e)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+        throw e;
+      }
+      const start = (await fh.stat()).size;
+      if (start !== expectedOffset) {
+        throw new RegistryError('RANGE_INVALID', `upload is at offset ${start}, chunk starts at ${expectedOffset}`, { detail: { offset: start } });
+      }
+      let state = this.hashes.get(id);
+      if (state && state.size !== start) state = undefined;
+      this.hashes.delete(id); // restored below only if every byte was both written and hashed
+      let position = start;
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        const chunks = pending;
+        const n = pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+        let written = 0;
+        while (written < n) {
+          const { bytesWritten } = await fh!.writev(written === 0 ? chunks : sliceChunks(chunks, written), position + written);
+          written += bytesWritten;
+        }
+        for (const c of chunks) state?.hash.update(c);
+        position += n;
+      };
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (position + pendingBytes - start + chunk.length > maxBytes) {
+          throw new RegistryError('SIZE_INVALID', `upload exceeds the limit of ${maxBytes} bytes`, { status: 413 });
+        }
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_BATCH) await flush();
+      }
+      await flush();
+      if (state) {
+        state.size = position;
+        this.hashes.set(id, state);
+      }
+      return position;
+    } finally {
+      await fh?.close();
+      this.busy.delete(id);
+    }
+  }
+
+  async commitUpload(id: string, digest: string): Promise<number> {
+    const path = this.uploadPath(id);
+    const want = parseDigest(digest);
+    const size = await this.uploadSize(id);
+    if (size === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+    const state = this.hashes.get(id);
+    let actual: string;
+    if (state && state.size === size && state.algorithm === want.algorithm) {
+      actual = state.hash.digest('hex');
+      this.hashes.delete(id);
+    } else {
+      actual = await hashFile(path, want.algorithm);
+    }
+    if (actual !== want.hex) {
+      throw new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
+    }
+    if (this.opts.fsync) {
+      const fh = await open(path, 'r');
+      try { await fh.datasync(); } finally { await fh.close(); }
+    }
+    await this.moveIntoPlace(path, this.blobPath(digest));
+    return size;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await rm(this.uploadPath(id), { force: true });
+  }
+
+  async *listUploads(): AsyncIterable<string> {
+    for (const id of await readdirOrEmpty(this.uploadsDir)) yield id;
+  }
+
+  async close(): Promise<void> {
+    this.hashes.clear();
+  }
+
+  /** rename() is atomic: readers see the whole blob or nothing. Same content, so a racing rename is harmless. */
+  private async moveIntoPlace(from: string, to: string): Promise<void> {
+    const dir = to.slice(0, to.lastIndexOf('/'));
+    await mkdir(dir, { recursive: true });
+    await rename(from, to);
+  }
+}
+
+function sliceChunks(chunks: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) { skip -= c.length; continue; }
+    out.push(skip > 0 ? c.subarray(skip) : c);
+    skip = 0;
+  }
+  return out;
+}
+
+async function hashFile(path: string, algorithm: Algorithm): Promise<string> {
+  const h = newHasher(algorithm);
+  for await (const chunk of createReadStream(path, { highWaterMark: WRITE_BATCH })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
+export function isNotFound(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'ENOENT';
+}
