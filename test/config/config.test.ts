@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, splitAddr } from '../../src/config/config.js';
+import { parseDuration, parseSize } from '../../src/config/units.js';
+
+test('defaults need no configuration', () => {
+  const c = loadConfig({ env: {} });
+  assert.equal(c.addr, '0.0.0.0:5000');
+  assert.equal(c.data, './data');
+  assert.equal(c.uploads.ttl, 24 * 3600_000);
+  assert.equal(c.manifests.maxSize, 4 << 20);
+});
+
+test('file < environment < flags', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-config-'));
+  try {
+    const file = join(dir, 'wharf.yaml');
+    writeFileSync(file, 'addr: 127.0.0.1:6000\ndata: /srv/a\nuploads:\n  ttl: 2h\nmanifests:\n  maxSize: 1MiB\n');
+    const c = loadConfig({ file, env: { WHARF_DATA: '/srv/b', WHARF_UPLOADS_TTL: '90m' }, flags: { data: '/srv/c' } });
+    assert.equal(c.addr, '127.0.0.1:6000');
+    assert.equal(c.data, '/srv/c');
+    assert.equal(c.uploads.ttl, 90 * 60_000);
+    assert.equal(c.manifests.maxSize, 1 << 20);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad configuration names the key', () => {
+  assert.throws(() => loadConfig({ env: { WHARF_UPLOADS_TTL: 'soon' } }), (e: unknown) => e instanceof ConfigError && /uploads\.ttl \(WHARF_UPLOADS_TTL\)/.test(e.message));
+  assert.throws(() => loadConfig({ env: { WHARF_ADDR: 'nope' } }), (e: unknown) => e instanceof ConfigError && /addr/.test(e.message));
+  assert.throws(() => loadConfig({ file: '/nonexistent/wharf.yaml' }), ConfigError);
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-config-'));
+  try {
+    const file = join(dir, 'x.json');
+    writeFileSync(file, '{"storage": {"fsycn": true}}');
+    assert.throws(() => loadConfig({ file }), (e: unknown) => e instanceof ConfigError && /storage/.test(e.message) && /fsycn/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('units and addresses', () => {
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('x'), null);
+  assert.equal(parseSize('4MiB'), 4 << 20);
+  assert.equal(parseSize('512k'), 512 * 1024);
+  assert.equal(parseSize('3 parsecs'), null);
+  assert.deepEqual(splitAddr('[::1]:5000'), { host: '::1', port: 5000 });
+  assert.deepEqual(splitAddr('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+});
