@@ -60,8 +60,7 @@ export async function pushImage(base: string, repo: string, tag: string, layer: 
 export async function verifyStoredBlobs(dataDir: string): Promise<number> {
   const root = join(dataDir, 'blobs', 'sha256');
   let checked = 0;
-  let prefixes: string[] = [];
-  try { prefixes = await readdir(root); } catch { return 0; }
+  const prefixes = await readdir(root).catch(() => [] as string[]);
   for (const p of prefixes) {
     for (const hex of await readdir(join(root, p))) {
       const h = createHash('sha256');
