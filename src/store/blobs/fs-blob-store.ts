@@ -136,32 +136,43 @@ export class FsBlobStore implements BlobStore {
       let state = this.hashes.get(id);
       if (state && state.size !== start) state = undefined;
       this.hashes.delete(id); // restored below only if every byte was both written and hashed
-      let position = start;
+      let received = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      const flush = async (): Promise<void> => {
-        if (pendingBytes === 0) return;
-        const chunks = pending;
-        const n = pendingBytes;
-        pending = [];
-        pendingBytes = 0;
+      // One write in flight while the next batch fills: network, hashing and disk overlap.
+      let inflight: Promise<void> = Promise.resolve();
+      const fd = fh;
+      const writeBatch = async (chunks: Buffer[], at: number, n: number): Promise<void> => {
         let written = 0;
         while (written < n) {
-          const { bytesWritten } = await fh!.writev(written === 0 ? chunks : sliceChunks(chunks, written), position + written);
+          const { bytesWritten } = await fd.writev(written === 0 ? chunks : sliceChunks(chunks, written), at + written);
           written += bytesWritten;
         }
-        for (const c of chunks) state?.hash.update(c);
-        position += n;
       };
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (position + pendingBytes - start + chunk.length > maxBytes) {
-          throw new RegistryError('SIZE_INVALID', `upload exceeds the limit of ${maxBytes} bytes`, { status: 413 });
+      const flush = async (): Promise<void> => {
+        await inflight;
+        if (pendingBytes === 0) return;
+        inflight = writeBatch(pending, start + received - pendingBytes, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+      };
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (received + chunk.length > maxBytes) {
+            throw new RegistryError('SIZE_INVALID', `upload exceeds the limit of ${maxBytes} bytes`, { status: 413 });
+          }
+          state?.hash.update(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          received += chunk.length;
+          if (pendingBytes >= WRITE_BATCH) await flush();
         }
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH) await flush();
+        await flush();
+      } finally {
+        await inflight.catch(() => undefined);
       }
-      await flush();
+      await inflight;
+      const position = start + received;
       if (state) {
         state.size = position;
         this.hashes.set(id, state);
