@@ -1,0 +1,156 @@
+// `npm run bench`: Wharf vs CNCF Distribution on loopback, filesystem storage, in one run.
+//
+// Environment knobs (all optional):
+//   BENCH_BIG_MB          size of the big single-layer image and of the curl blob, MiB (default 1024)
+//   BENCH_MULTI_LAYERS    layers in the multi-layer image, 16..32 MiB each (default 8)
+//   BENCH_REPEAT          repetitions of each transfer (push/pull/PUT/GET), median reported (default 3);
+//                         every repetition uses freshly generated content
+//   BENCH_LOAD_SECONDS    duration of each request-rate test (default 10)
+//   BENCH_WARMUP_SECONDS  untimed warm-up before each request-rate test (default 2)
+//   BENCH_CONNECTIONS     concurrent connections for the request-rate tests (default 32)
+//   BENCH_EXTRA_TAGS      tags added to the multi repository for tags/list (default 15)
+//   BENCH_SUBJECT         wharf (default) | distribution — the latter runs Distribution on both sides,
+//                         to check the harness itself (ratios should then be ~1)
+//   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
+//   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
+import { existsSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wharfBin } from '../test/helpers/server.js';
+import { generateImage, writeRandomBlob } from './images.js';
+import { Report } from './report.js';
+import { runServerSection, type Fixtures } from './server-section.js';
+import { startServer, type BenchServer, type ServerKind } from './servers.js';
+import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** bench/results/latest.json in the source tree (this file runs from dist/bench/). */
+const resultsPath = process.env.BENCH_RESULTS || join(here, '..', '..', 'bench', 'results', 'latest.json');
+
+const cfg = {
+  bigMiB: envInt('BENCH_BIG_MB', 1024),
+  multiLayers: envInt('BENCH_MULTI_LAYERS', 8),
+  repeat: envInt('BENCH_REPEAT', 3),
+  loadSeconds: envInt('BENCH_LOAD_SECONDS', 10),
+  warmupSeconds: envInt('BENCH_WARMUP_SECONDS', 2, 0),
+  connections: envInt('BENCH_CONNECTIONS', 32),
+  extraTags: envInt('BENCH_EXTRA_TAGS', 15, 0),
+  subject: (process.env.BENCH_SUBJECT ?? 'wharf') as ServerKind,
+};
+
+async function toolVersions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = { node: process.version };
+  const tools: [string, string[]][] = [['skopeo', ['--version']], ['docker-registry', ['--version']], ['curl', ['--version']], ['unshare', ['--version']]];
+  for (const [cmd, args] of tools) {
+    const res = await run(cmd, args, { timeoutMs: 10000 }).catch((err: unknown) => { throw new Error(`${cmd} is required: ${errorMessage(err)}`); });
+    if (res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${res.stderr}`);
+    out[cmd] = res.stdout.split('\n')[0]!.trim();
+  }
+  return out;
+}
+
+async function generateFixtures(): Promise<Fixtures> {
+  const t0 = nowMs();
+  const n = cfg.multiLayers;
+  const sizes = Array.from({ length: n }, (_, i) => (16 + (n > 1 ? Math.round((16 * i) / (n - 1)) : 0)) * MiB);
+  const blobDir = makeTempDir('blob');
+  const warm = {
+    image: await generateImage(makeTempDir('img-warm'), '1', [MiB, MiB]),
+    blob: await writeRandomBlob(join(blobDir, 'warm.bin'), MiB),
+  };
+  const fx: Fixtures = { big: [], multi: [], blob: [], warm };
+  for (let rep = 0; rep < cfg.repeat; rep++) {
+    fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
+    fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
+    fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
+  }
+  // Get the fixtures onto disk now rather than during the first timed step.
+  await runOk('sync', [], { timeoutMs: 300000 });
+  const [big, multi] = [fx.big[0]!, fx.multi[0]!];
+  log(`${cfg.repeat} fixture set(s) generated in ${((nowMs() - t0) / 1000).toFixed(1)} s: big ${big.totalBytes} B, multi ${multi.layers.length} layers / ${multi.totalBytes} B, blob ${fx.blob[0]!.size} B`);
+  return fx;
+}
+
+async function main(): Promise<number> {
+  const t0 = nowMs();
+  if (cfg.subject !== 'wharf' && cfg.subject !== 'distribution') throw new Error(`BENCH_SUBJECT must be wharf or distribution, got ${cfg.subject}`);
+  if (cfg.subject === 'wharf' && !existsSync(wharfBin)) {
+    throw new Error(`${wharfBin} does not exist — build Wharf first (or set BENCH_SUBJECT=distribution to exercise the harness)`);
+  }
+  const versions = await toolVersions();
+  const loadBefore = loadavg();
+  const report = new Report();
+  const servers: BenchServer[] = [];
+  let fatal: string | undefined;
+
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      killAllChildren();
+      for (const s of servers) {
+        try { await s.stop(); } catch (err) { log(`stopping ${s.label}: ${errorMessage(err)}`); }
+      }
+      removeAllTempDirs();
+    })();
+    return cleaning;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`${sig}: stopping servers and removing temp files`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const fixtures = await generateFixtures();
+    const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
+    servers.push(await startServer(cfg.subject, label0));
+    servers.push(await startServer('distribution', cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)'));
+    await runServerSection(report, [servers[0]!, servers[1]!], fixtures, {
+      runId: Date.now().toString(36),
+      load: { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds },
+      extraTags: cfg.extraTags,
+      // Any single transfer slower than 5 MiB/s (or 2 minutes, whichever is longer) is treated as hung.
+      transferTimeoutMs: Math.max(120000, cfg.bigMiB * 200),
+    });
+    // A later "client" section (wharf copy vs skopeo copy) goes here: report.section('Registry client', ['wharf copy', 'skopeo copy']).
+  } catch (err) {
+    fatal = errorMessage(err);
+    log(`FATAL: ${fatal}`);
+  } finally {
+    await cleanup();
+  }
+
+  const serverLogs = Object.fromEntries(servers.map((s) => [s.label, s.logs()]));
+  const errors = report.errors();
+  process.stdout.write(`\n${report.table()}\n`);
+  if (errors.length > 0) {
+    process.stdout.write('Errors:\n');
+    for (const e of errors) process.stdout.write(`  - [${e.side}] ${e.metric}: ${e.error}\n`);
+  }
+  for (const [label, lines] of Object.entries(serverLogs)) {
+    if (lines.length === 0) continue;
+    process.stdout.write(`${label} logged ${lines.length}${lines.length >= 200 ? '+' : ''} warning/error lines (first 20; up to 200 in the JSON):\n`);
+    for (const l of lines.slice(0, 20)) process.stdout.write(`  ${l.slice(0, 500)}\n`);
+  }
+  if (fatal) process.stdout.write(`FATAL: ${fatal}\n`);
+  const seconds = (nowMs() - t0) / 1000;
+  report.writeJson(resultsPath, {
+    date: new Date().toISOString(),
+    durationSeconds: Math.round(seconds),
+    // Other work on the machine skews everything; the load averages show whether there was any.
+    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryMiB: Math.round(totalmem() / MiB), loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+    versions,
+    settings: cfg,
+    fatal: fatal ?? null,
+    serverLogs,
+  });
+  process.stdout.write(`results written to ${resultsPath} (run took ${seconds.toFixed(0)} s)\n`);
+  return fatal || errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => { log(`FATAL: ${errorMessage(err)}`); removeAllTempDirs(); process.exit(1); },
+);

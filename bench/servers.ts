@@ -1,0 +1,102 @@
+// Starts the two registries under test — Wharf and CNCF Distribution (Debian's docker-registry) — behind one interface.
+import { startWharf } from '../test/helpers/server.js';
+import { startDistribution } from '../test/helpers/distribution.js';
+import { assertLoopback, log } from './util.js';
+
+export type ServerKind = 'wharf' | 'distribution';
+
+export interface BenchServer {
+  /** Column label in the report. */
+  label: string;
+  kind: ServerKind;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT, as used in docker:// references. */
+  host: string;
+  /** PID of the server process itself (node for Wharf, docker-registry for Distribution). */
+  pid: number;
+  /** Warning/error log lines and stderr output the server produced (bounded). */
+  logs(): string[];
+  /** Stops the server and removes its data directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const MAX_LOG_LINES = 200;
+
+function pushBounded(list: string[], line: string): void {
+  if (list.length < MAX_LOG_LINES) list.push(line.length > 4000 ? `${line.slice(0, 4000)}…` : line);
+}
+
+async function startWharfServer(label: string): Promise<BenchServer> {
+  const srv = await startWharf({
+    env: { WHARF_LOG_LEVEL: process.env.BENCH_WHARF_LOG_LEVEL ?? 'info' },
+    timeoutMs: 30000,
+  });
+  assertLoopback(srv.url);
+  const lines: string[] = [];
+  const stdout = srv.proc.stdout!;
+  const stderr = srv.proc.stderr!;
+  // startWharf keeps a readline interface that JSON-parses every stdout line forever. Under the
+  // request-rate tests that would burn CPU in *this* process (which also runs the load generator)
+  // only for Wharf, skewing the comparison — so replace it with a cheap scan for warn/error records.
+  stdout.removeAllListeners('data');
+  let partial = '';
+  stdout.on('data', (b: Buffer) => {
+    const text = partial + b.toString();
+    const parts = text.split('\n');
+    partial = (parts.pop() ?? '').slice(-65536);
+    for (const line of parts) {
+      // pino levels: 40 warn, 50 error, 60 fatal.
+      if (/"level":(4|5|6)\d/.test(line) || /"level":"(warn|error|fatal)"/.test(line)) pushBounded(lines, `stdout: ${line}`);
+    }
+  });
+  stdout.resume();
+  stderr.on('data', (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) pushBounded(lines, `stderr: ${line}`); });
+  let stopped = false;
+  return {
+    label,
+    kind: 'wharf',
+    url: srv.url,
+    host: srv.addr,
+    pid: srv.proc.pid!,
+    logs: () => [...lines],
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try { await srv.stop(); } finally { srv.cleanup(); }
+    },
+  };
+}
+
+async function startDistributionServer(label: string): Promise<BenchServer> {
+  const srv = await startDistribution();
+  assertLoopback(srv.url);
+  const lines: string[] = [];
+  srv.proc.stderr!.on('data', (b: Buffer) => {
+    for (const line of b.toString().split('\n')) {
+      // skopeo HEADs every blob before uploading it; Distribution logs each expected 404 at error level.
+      if (line.includes('err.code="blob unknown"') && line.includes('http.request.method=HEAD')) continue;
+      if (line.trim()) pushBounded(lines, `stderr: ${line}`);
+    }
+  });
+  let stopped = false;
+  return {
+    label,
+    kind: 'distribution',
+    url: srv.url,
+    host: srv.addr,
+    pid: srv.proc.pid!,
+    logs: () => [...lines],
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await srv.stop();
+    },
+  };
+}
+
+export async function startServer(kind: ServerKind, label: string): Promise<BenchServer> {
+  const srv = kind === 'wharf' ? await startWharfServer(label) : await startDistributionServer(label);
+  log(`${label}: ${kind} listening on ${srv.url} (pid ${srv.pid})`);
+  return srv;
+}
