@@ -1,6 +1,7 @@
 // Blob rules: uploads (monolithic, chunked, streamed, resumable), cross-repository mount, reads, deletes.
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/names.js';
@@ -126,6 +127,13 @@ export class BlobService {
       if ((e as { code?: string }).code === 'ENOENT') throw new RegistryError('BLOB_UNKNOWN');
       throw e;
     }
+  }
+
+  /** Writes a blob (or a range) to `out`, by the store's fast path when it has one. Does not end `out`. */
+  async sendTo(digest: string, out: Writable, range?: ByteRange): Promise<void> {
+    const store = this.ctx.blobs;
+    if (store.sendTo) return store.sendTo(digest, out, range);
+    await pipeline(await this.read(digest, range), out, { end: false });
   }
 
   /** Removes the blob from this repository; the bytes stay until garbage collection. */

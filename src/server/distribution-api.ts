@@ -1,6 +1,5 @@
 // The /v2 Distribution API: parse the path, call the registry, shape the response. No rules here.
 import type { OutgoingHttpHeaders } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -199,13 +198,18 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       reply.header('Content-Length', String(size));
     }
     if (!withBody || size === 0) return void reply.send();
-    const body = await blobs.read(digest, range ?? undefined);
-    // Stream straight to the socket with backpressure; Fastify's send() drops a preset Content-Length for streams.
+    // Straight to the socket with backpressure; Fastify's send() would drop the preset Content-Length of a stream.
     reply.hijack();
-    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
-    pipeline(body, reply.raw).catch((err: unknown) => {
-      if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') req.log.warn({ err }, 'blob stream failed');
-    });
+    const res = reply.raw;
+    res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    try {
+      await blobs.sendTo(digest, res, range ?? undefined);
+      res.end();
+    } catch (err) {
+      // Headers are gone already: all we can do is cut the connection so the client sees a short body.
+      if (!res.destroyed) req.log.warn({ err }, 'blob download failed');
+      res.destroy();
+    }
   }
 
   app.route({

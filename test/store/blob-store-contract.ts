@@ -1,7 +1,7 @@
 // The BlobStore contract: every driver runs this suite.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { digestOf } from '../../src/oci/digest.js';
@@ -41,6 +41,15 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
       assert.deepEqual(await s.stat(digest), { size: data.length });
       assert.ok((await collect(await s.read(digest))).equals(data));
       assert.ok((await collect(await s.read(digest, { start: 5, end: 9 }))).equals(data.subarray(5, 10)));
+      if (s.sendTo) {
+        for (const range of [undefined, { start: 0, end: 0 }, { start: 300_000, end: data.length - 1 }]) {
+          const got: Buffer[] = [];
+          const sink = new Writable({ write(chunk: Buffer, _enc, cb) { got.push(Buffer.from(chunk)); cb(); } });
+          await s.sendTo(digest, sink, range);
+          const want = range ? data.subarray(range.start, range.end + 1) : data;
+          assert.ok(Buffer.concat(got).equals(want), `sendTo ${JSON.stringify(range)}`);
+        }
+      }
       assert.equal(await s.uploadSize('u1'), null);
       const listed: string[] = [];
       for await (const d of s.list()) listed.push(d);

@@ -1,5 +1,5 @@
 // The content-addressed blob store contract. Drivers: fs (default); s3 to come.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface BlobStat {
   size: number;
@@ -16,6 +16,11 @@ export interface BlobStore {
   stat(digest: string): Promise<BlobStat | null>;
   /** A stream of the blob's bytes (or a range of them). Caller checks existence first. */
   read(digest: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Optional fast path: writes the blob (or a range) to `out` with reusable buffers, without
+   * allocating per chunk. Does not end `out`.
+   */
+  sendTo?(digest: string, out: Writable, range?: ByteRange): Promise<void>;
   /** Reads a small blob (a manifest) whole. */
   readSmall(digest: string): Promise<Buffer | null>;
   /** Stores bytes already in memory (manifests), atomically, under their digest. */

@@ -3,13 +3,16 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomUUID, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
 import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
 
 /** Batch small network chunks into writes of about this size. */
 const WRITE_BATCH = 1 << 20;
+/** Blob downloads: buffers of this size, this many in rotation per response. */
+const SEND_CHUNK = 256 << 10;
+const SEND_BUFFERS = 4;
 
 interface HashState {
   algorithm: Algorithm;
@@ -72,6 +75,39 @@ export class FsBlobStore implements BlobStore {
     // Open first so a missing blob fails here, not midway through a response.
     const fh = await open(this.blobPath(digest), 'r');
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: WRITE_BATCH });
+  }
+
+  async sendTo(digest: string, out: Writable, range?: ByteRange): Promise<void> {
+    const fh = await open(this.blobPath(digest), 'r');
+    try {
+      const end = range ? range.end + 1 : (await fh.stat()).size;
+      let pos = range?.start ?? 0;
+      // A few buffers in rotation: one is read into while the others drain to the socket.
+      const free: Buffer[] = Array.from({ length: SEND_BUFFERS }, () => Buffer.allocUnsafe(SEND_CHUNK));
+      const waiting: (() => void)[] = [];
+      let failed: Error | null = null;
+      const release = (b: Buffer, err?: Error | null): void => {
+        if (err) failed ??= err;
+        free.push(b);
+        waiting.shift()?.();
+      };
+      const takeBuffer = async (): Promise<Buffer> => {
+        while (free.length === 0) await new Promise<void>((r) => waiting.push(r));
+        return free.pop()!;
+      };
+      while (pos < end && !failed && !out.destroyed) {
+        const buf = await takeBuffer();
+        const { bytesRead } = await fh.read(buf, 0, Math.min(SEND_CHUNK, end - pos), pos);
+        if (bytesRead === 0) throw new Error(`blob ${digest} is shorter than expected`);
+        pos += bytesRead;
+        out.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), (err) => release(buf, err));
+      }
+      // Buffers may be reused (or the file closed) only once every write has drained.
+      while (free.length < SEND_BUFFERS && !out.destroyed) await new Promise<void>((r) => waiting.push(r));
+      if (failed) throw failed;
+    } finally {
+      await fh.close();
+    }
   }
 
   async readSmall(digest: string): Promise<Buffer | null> {

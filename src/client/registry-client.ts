@@ -1,0 +1,355 @@
+// Speaks the Distribution API to any registry: auth challenges (Basic, Bearer tokens cached per scope),
+// TLS settings, plain-HTTP fallback for insecure registries, retries with backoff.
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { digestOf } from '../oci/digest.js';
+import { parseChallenges, type Challenge } from './www-authenticate.js';
+
+export type Credentials = { username: string; password: string } | { identityToken: string };
+
+export interface ClientTls {
+  verify: boolean;
+  ca?: Buffer[];
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface RegistryClientOptions {
+  /** Registry host[:port] as in references (docker.io is reached at registry-1.docker.io). */
+  registry: string;
+  credentials?: Credentials | null;
+  tls?: ClientTls;
+  /** Allow plain HTTP when HTTPS fails (--tls-verify=false, or insecure in registries.conf). */
+  insecure?: boolean;
+  retryTimes?: number;
+  userAgent?: string;
+}
+
+export class RegistryHttpError extends Error {
+  constructor(message: string, readonly status: number, readonly code?: string) {
+    super(message);
+  }
+}
+
+export interface ClientResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+interface RequestOptions {
+  headers?: Record<string, string>;
+  /** A buffer (retryable) or a stream (sent once). */
+  body?: Buffer | Readable | null;
+  /** Token scopes this request needs, e.g. repository:team/app:pull,push */
+  scopes?: string[];
+  /** Statuses the caller handles itself; anything else >= 400 throws. */
+  expect?: number[];
+  /** Follow redirects (blob downloads may point at object storage). */
+  followRedirects?: boolean;
+}
+
+interface CachedToken {
+  header: string;
+  expiresAt: number;
+}
+
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+export class RegistryClient {
+  readonly registry: string;
+  private readonly endpoint: string;
+  private readonly agent: Agent;
+  private readonly insecureAgent: Agent | null;
+  private scheme: 'https' | 'http' | null = null;
+  private challenge: Challenge | null = null;
+  private readonly tokens = new Map<string, CachedToken>();
+
+  constructor(private readonly opts: RegistryClientOptions) {
+    this.registry = opts.registry;
+    this.endpoint = opts.registry === 'docker.io' ? 'registry-1.docker.io' : opts.registry;
+    const tls = opts.tls ?? { verify: true };
+    const connect = {
+      rejectUnauthorized: tls.verify && !opts.insecure,
+      ...(tls.ca && tls.ca.length > 0 ? { ca: tls.ca } : {}),
+      ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+    };
+    this.agent = new Agent({ connect, keepAliveTimeout: 30_000, connections: 16 });
+    this.insecureAgent = opts.insecure ? new Agent({ keepAliveTimeout: 30_000, connections: 16 }) : null;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+    await this.insecureAgent?.close();
+  }
+
+  /** Base URL, probing HTTPS first and falling back to HTTP for insecure registries (as the containers tools do). */
+  async baseUrl(): Promise<string> {
+    if (this.scheme) return `${this.scheme}://${this.endpoint}`;
+    try {
+      const res = await request(`https://${this.endpoint}/v2/`, { method: 'GET', dispatcher: this.agent, headers: this.baseHeaders() });
+      await res.body.dump();
+      this.scheme = 'https';
+    } catch (e) {
+      if (!this.opts.insecure) throw explainConnectError(e, this.endpoint);
+      this.scheme = 'http';
+    }
+    return `${this.scheme}://${this.endpoint}`;
+  }
+
+  private baseHeaders(): Record<string, string> {
+    return { 'user-agent': this.opts.userAgent ?? 'wharf/0.1' };
+  }
+
+  private dispatcher(): Dispatcher {
+    return this.scheme === 'http' && this.insecureAgent ? this.insecureAgent : this.agent;
+  }
+
+  /** One request with auth and retries. The caller must consume or dump the body. */
+  async request(method: string, path: string, o: RequestOptions = {}): Promise<ClientResponse> {
+    const base = await this.baseUrl();
+    const url = path.startsWith('http://') || path.startsWith('https://') ? path : `${base}${path}`;
+    const retryable = !(o.body instanceof Readable);
+    const attempts = retryable ? Math.max(1, (this.opts.retryTimes ?? 3) + 1) : 1;
+    let authRetried = false;
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { ...this.baseHeaders(), ...o.headers };
+      const auth = await this.authorization(o.scopes ?? []);
+      if (auth) headers.authorization = auth;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: o.body ?? undefined,
+          dispatcher: this.dispatcher(),
+          maxRedirections: o.followRedirects ? 5 : 0,
+        });
+      } catch (e) {
+        if (attempt < attempts) { await backoff(attempt); continue; }
+        throw explainConnectError(e, this.endpoint);
+      }
+      if (res.statusCode === 401 && !authRetried) {
+        const challenges = parseChallenges(res.headers['www-authenticate']);
+        await res.body.dump();
+        const c = challenges.find((x) => x.scheme === 'bearer') ?? challenges.find((x) => x.scheme === 'basic');
+        if (c && retryable) {
+          this.challenge = c;
+          this.tokens.clear();
+          authRetried = true;
+          continue;
+        }
+        throw new RegistryHttpError(this.opts.credentials ? `authentication to ${this.registry} failed: check the credentials` : `${this.registry} requires authentication: log in with \`wharf login ${this.registry}\` or pass --creds`, 401, 'UNAUTHORIZED');
+      }
+      if (RETRY_STATUSES.has(res.statusCode) && attempt < attempts && !(o.expect ?? []).includes(res.statusCode)) {
+        const after = Number(res.headers['retry-after']);
+        await res.body.dump();
+        await backoff(attempt, Number.isFinite(after) ? after * 1000 : undefined);
+        continue;
+      }
+      if (res.statusCode >= 400 && !(o.expect ?? []).includes(res.statusCode)) {
+        throw await errorFrom(res, `${method} ${url}`);
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    }
+  }
+
+  /** The Authorization header for these scopes, fetching a token when the registry asked for Bearer. */
+  private async authorization(scopes: string[]): Promise<string | null> {
+    const c = this.challenge;
+    if (!c) return null;
+    const creds = this.opts.credentials;
+    if (c.scheme === 'basic') {
+      if (!creds || !('username' in creds)) return null;
+      return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    }
+    const key = scopes.join(' ');
+    const cached = this.tokens.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.header;
+    const token = await this.fetchToken(c, scopes);
+    this.tokens.set(key, token);
+    return token.header;
+  }
+
+  private async fetchToken(c: Challenge, scopes: string[]): Promise<CachedToken> {
+    const realm = c.params.realm;
+    if (!realm) throw new RegistryHttpError(`${this.registry} sent a Bearer challenge without a realm`, 401);
+    const url = new URL(realm);
+    if (c.params.service) url.searchParams.set('service', c.params.service);
+    for (const s of scopes.length > 0 ? scopes : c.params.scope ? [c.params.scope] : []) url.searchParams.append('scope', s);
+    const creds = this.opts.credentials;
+    const headers: Record<string, string> = { ...this.baseHeaders() };
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    if (creds && 'identityToken' in creds) {
+      // OAuth2 refresh-token grant, as Docker's token spec describes for identity tokens.
+      method = 'POST';
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'wharf' });
+      if (c.params.service) form.set('service', c.params.service);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      body = form.toString();
+    } else if (creds) {
+      headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    }
+    const res = await request(url, { method, headers, body, dispatcher: url.protocol === 'http:' && this.insecureAgent ? this.insecureAgent : this.agent });
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      await res.body.dump();
+      throw new RegistryHttpError(`authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
+    }
+    if (res.statusCode >= 400) throw await errorFrom(res, `token request to ${url.origin}`);
+    const json = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const token = json.token ?? json.access_token;
+    if (!token) throw new RegistryHttpError(`token service of ${this.registry} returned no token`, 500);
+    const ttl = Math.max(60, json.expires_in ?? 60) * 1000;
+    return { header: `Bearer ${token}`, expiresAt: Date.now() + ttl - 10_000 };
+  }
+
+  /** Checks that the registry answers and the credentials (if any) are accepted. */
+  async checkLogin(): Promise<void> {
+    const res = await this.request('GET', '/v2/', { scopes: [] });
+    await res.body.dump();
+  }
+
+  async getManifest(repo: string, reference: string, accept: readonly string[]): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+    const res = await this.request('GET', `/v2/${repo}/manifests/${reference}`, {
+      headers: { accept: accept.join(', ') }, scopes: [pullScope(repo)],
+    });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const mediaType = headerValue(res.headers['content-type'])?.split(';')[0]?.trim() ?? '';
+    const computed = digestOf(bytes, reference.startsWith('sha512:') ? 'sha512' : 'sha256');
+    if (reference.includes(':') && computed !== reference) {
+      throw new RegistryHttpError(`manifest ${reference} from ${this.registry} does not match its digest (got ${computed})`, 502, 'DIGEST_INVALID');
+    }
+    return { bytes, mediaType, digest: computed };
+  }
+
+  async headManifest(repo: string, reference: string, accept: readonly string[]): Promise<{ digest: string; mediaType: string; size: number } | null> {
+    const res = await this.request('HEAD', `/v2/${repo}/manifests/${reference}`, { headers: { accept: accept.join(', ') }, scopes: [pullScope(repo)], expect: [404] });
+    await res.body.dump();
+    if (res.status === 404) return null;
+    return {
+      digest: headerValue(res.headers['docker-content-digest']) ?? '',
+      mediaType: headerValue(res.headers['content-type'])?.split(';')[0]?.trim() ?? '',
+      size: Number(headerValue(res.headers['content-length']) ?? -1),
+    };
+  }
+
+  async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const res = await this.request('PUT', `/v2/${repo}/manifests/${reference}`, { headers: { 'content-type': mediaType }, body: bytes, scopes: [pushScope(repo)] });
+    await res.body.dump();
+    return headerValue(res.headers['docker-content-digest']) ?? digestOf(bytes);
+  }
+
+  async deleteManifest(repo: string, reference: string): Promise<void> {
+    const res = await this.request('DELETE', `/v2/${repo}/manifests/${reference}`, { scopes: [`repository:${repo}:delete`] });
+    await res.body.dump();
+  }
+
+  async headBlob(repo: string, digest: string): Promise<number | null> {
+    const res = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], expect: [404], followRedirects: true });
+    await res.body.dump();
+    return res.status === 404 ? null : Number(headerValue(res.headers['content-length']) ?? -1);
+  }
+
+  async getBlob(repo: string, digest: string): Promise<Readable> {
+    const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], followRedirects: true });
+    return res.body;
+  }
+
+  /** Cross-repository mount; false when the registry started an upload instead (which is cancelled). */
+  async mountBlob(repo: string, digest: string, fromRepo: string): Promise<boolean> {
+    const q = new URLSearchParams({ mount: digest, from: fromRepo });
+    const res = await this.request('POST', `/v2/${repo}/blobs/uploads/?${q.toString()}`, {
+      scopes: [pushScope(repo), pullScope(fromRepo)], expect: [202],
+    });
+    await res.body.dump();
+    if (res.status === 201) return true;
+    const location = headerValue(res.headers.location);
+    if (location) {
+      const del = await this.request('DELETE', await this.absolute(location), { scopes: [pushScope(repo)], expect: [404, 405] }).catch(() => null);
+      await del?.body.dump();
+    }
+    return false;
+  }
+
+  /** Uploads a blob as one streamed PUT (POST to start, PUT ?digest= with the body). */
+  async uploadBlob(repo: string, digest: string, size: number, body: Readable): Promise<void> {
+    const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], expect: [201, 202] });
+    await start.body.dump();
+    const location = headerValue(start.headers.location);
+    if (!location) throw new RegistryHttpError(`${this.registry} started an upload without a Location`, 502);
+    const url = new URL(await this.absolute(location));
+    url.searchParams.set('digest', digest);
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (size >= 0) headers['content-length'] = String(size);
+    const res = await this.request('PUT', url.toString(), { body, headers, scopes: [pushScope(repo)] });
+    await res.body.dump();
+  }
+
+  /** Every tag, following Link pagination. */
+  async listTags(repo: string): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | null = `/v2/${repo}/tags/list`;
+    for (let page = 0; path && page < 10_000; page++) {
+      const res = await this.request('GET', path, { scopes: [pullScope(repo)] });
+      const json = (await res.body.json()) as { tags?: string[] | null };
+      tags.push(...(json.tags ?? []));
+      const link = headerValue(res.headers.link);
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      path = m ? await this.absolute(m[1]!) : null;
+    }
+    return tags;
+  }
+
+  private async absolute(location: string): Promise<string> {
+    return new URL(location, `${await this.baseUrl()}/`).toString();
+  }
+}
+
+export function pullScope(repo: string): string {
+  return `repository:${repo}:pull`;
+}
+
+export function pushScope(repo: string): string {
+  return `repository:${repo}:pull,push`;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+async function backoff(attempt: number, ms?: number): Promise<void> {
+  const wait = Math.min(ms ?? 250 * 2 ** (attempt - 1), 10_000);
+  await new Promise((r) => setTimeout(r, wait));
+}
+
+async function errorFrom(res: Dispatcher.ResponseData, what: string): Promise<RegistryHttpError> {
+  let code: string | undefined;
+  let message = `${what}: HTTP ${res.statusCode}`;
+  try {
+    const text = await res.body.text();
+    const json = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const e = json.errors?.[0];
+    if (e) {
+      code = e.code;
+      message = `${what}: ${e.code ?? ''} ${e.message ?? ''}`.trim();
+    }
+  } catch { /* not a spec error body */ }
+  if (res.statusCode === 404 && code === undefined) code = 'NOT_FOUND';
+  return new RegistryHttpError(message, res.statusCode, code);
+}
+
+function explainConnectError(e: unknown, endpoint: string): Error {
+  const code = (e as { code?: string }).code ?? '';
+  const msg = (e as Error).message ?? String(e);
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(msg)) {
+    return new Error(`TLS verification of ${endpoint} failed (${code || msg}): pass --cert-dir with its CA, put it under /etc/containers/certs.d/${endpoint}/, or use --tls-verify=false`);
+  }
+  if (/EPROTO|wrong version number/i.test(code + msg)) {
+    return new Error(`${endpoint} does not speak HTTPS: use --tls-verify=false for a plain-HTTP registry`);
+  }
+  if (code === 'ECONNREFUSED') return new Error(`cannot connect to ${endpoint}: connection refused`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new Error(`cannot resolve ${endpoint}`);
+  return new Error(`cannot reach ${endpoint}: ${msg}`);
+}
