@@ -350,7 +350,9 @@ export async function storeCredentials(
   return withFileLock(path, async () => {
     const contents = await readForEdit(path);
     const helpers = isRecord(contents.credHelpers) ? contents.credHelpers : {};
-    const helper = helpers[key];
+    // A namespaced entry would never be read while a helper is configured for its host (lookups ask the helper
+    // first), so refuse it rather than write it silently.
+    const helper = helpers[key] ?? helpers[key.split('/')[0]!];
     if (typeof helper === 'string' && helper !== '') {
       if (key.includes('/')) {
         throw new AuthFileError(`namespaced key is not supported for credential helper ${helper}`, path);

@@ -27,6 +27,7 @@ export class ListingService {
 
   async tags(repository: string, page: Page): Promise<Listing> {
     const repoId = await this.ctx.existingRepo(repository);
+    if (!(await this.ctx.meta.hasHeldManifests(repoId))) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`);
     return paginate(page, (p) => this.ctx.meta.listTags(repoId, p));
   }
 

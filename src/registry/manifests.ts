@@ -1,7 +1,7 @@
 // Manifest rules: validate, store, tag, serve, delete.
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, parseDigest, tryParseDigest } from '../oci/digest.js';
-import { assertTag } from '../oci/names.js';
+import { assertName, assertTag } from '../oci/names.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
@@ -40,7 +40,10 @@ export class ManifestService {
       digest = digestOf(bytes);
     }
     const parsed = parseManifest(bytes, contentType);
-    const repoId = await this.ctx.writableRepo(repository);
+    assertName(repository);
+    // Check references before creating anything: a refused manifest leaves no trace.
+    const existingId = await this.ctx.meta.repositoryId(repository);
+    const repoId = existingId ?? -1;
 
     const blobDigests = unique(parsed.blobs.map((d) => d.digest));
     const present = await this.ctx.meta.existingBlobs(repoId, blobDigests);
@@ -66,7 +69,7 @@ export class ManifestService {
     };
     // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
     await this.ctx.blobs.putSmall(digest, bytes);
-    await this.ctx.meta.putManifest(repoId, record, refs, tag, Date.now());
+    await this.ctx.meta.putManifest(existingId ?? (await this.ctx.writableRepo(repository)), record, refs, tag, Date.now());
     this.ctx.manifestCache.set(digest, bytes);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType });
     return { digest, subject: record.subject };

@@ -42,6 +42,8 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
       e = new RegistryError('UNKNOWN', 'internal server error');
     }
     if (e.status === 401) reply.header('WWW-Authenticate', 'Basic realm="wharf"');
+    // A refused request whose body was not read to the end leaves the connection unusable: close it.
+    if (!req.raw.complete) reply.header('Connection', 'close');
     reply.code(e.status).type('application/json').send(JSON.stringify(e.toBody()));
   });
 

@@ -172,7 +172,8 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           const artifactType = q.get('artifactType') ?? undefined;
           const index = await listing.referrers(m[1]!, m[2]!, artifactType);
           if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
-          reply.type(MediaTypes.ociIndex).send(JSON.stringify(index));
+          // A Buffer, so that no charset is appended: the spec wants the media type exactly.
+          reply.type(MediaTypes.ociIndex).send(Buffer.from(JSON.stringify(index)));
         },
       },
     },

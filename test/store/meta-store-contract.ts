@@ -23,6 +23,11 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       assert.equal(await m.ensureRepository('b/x'), a);
       await m.ensureRepository('a');
       await m.ensureRepository('c');
+      const uploadsOnly = await m.ensureRepository('d');
+      assert.deepEqual(await m.listRepositories({}), [], 'no manifest yet: nothing listed');
+      for (const name of ['a', 'b/x', 'c']) await m.putManifest(await m.ensureRepository(name), manifest(d('9')), [], 'latest', 1);
+      assert.equal(await m.hasHeldManifests(uploadsOnly), false);
+      assert.equal(await m.hasHeldManifests(a), true);
       assert.deepEqual(await m.listRepositories({}), ['a', 'b/x', 'c']);
       assert.deepEqual(await m.listRepositories({ n: 1, last: 'a' }), ['b/x']);
       assert.equal(await m.repositoryId('nope'), null);

@@ -32,13 +32,15 @@ export interface MetaStore {
   /** Id of the repository, created on first use. */
   ensureRepository(name: string): Promise<number>;
   repositoryId(name: string): Promise<number | null>;
+  /** Repositories that hold or have held a manifest, in lexical order (uploads alone do not make one visible). */
   listRepositories(page: Page): Promise<string[]>;
+  hasHeldManifests(repoId: number): Promise<boolean>;
 
   /** Records the blob and makes it readable in the repository. */
   linkBlob(repoId: number, digest: string, size: number): Promise<void>;
   /** Size of the blob when the repository may read it. */
   linkedBlobSize(repoId: number, digest: string): Promise<number | null>;
-  /** Size of the blob when any repository holds it. */
+  /** Size of the blob when some repository holds it. */
   knownBlobSize(digest: string): Promise<number | null>;
   unlinkBlob(repoId: number, digest: string): Promise<boolean>;
 

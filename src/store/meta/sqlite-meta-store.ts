@@ -30,11 +30,15 @@ export class SqliteMetaStore implements MetaStore {
     this.stmts = {
       repoId: p('SELECT id FROM repositories WHERE name = ?'),
       insertRepo: p('INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
-      listRepos: p('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?'),
+      // Repositories appear once they have held a manifest (an abandoned upload does not make one).
+      listRepos: p(`SELECT r.name FROM repositories r WHERE r.name > ?
+                      AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id) OR EXISTS (SELECT 1 FROM tag_history h WHERE h.repo_id = r.id))
+                    ORDER BY r.name LIMIT ?`),
+      hasHeldManifests: p(`SELECT 1 WHERE EXISTS (SELECT 1 FROM manifests WHERE repo_id = ?) OR EXISTS (SELECT 1 FROM tag_history WHERE repo_id = ?)`),
       insertBlob: p('INSERT INTO blobs (digest, size) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
       linkBlob: p('INSERT INTO repo_blobs (repo_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       linkedBlob: p('SELECT b.size FROM repo_blobs l JOIN blobs b ON b.digest = l.digest WHERE l.repo_id = ? AND l.digest = ?'),
-      knownBlob: p('SELECT size FROM blobs WHERE digest = ?'),
+      knownBlob: p('SELECT b.size FROM blobs b WHERE b.digest = ? AND EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)'),
       unlinkBlob: p('DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?'),
       manifestExists: p('SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?'),
       insertManifest: p(`INSERT INTO manifests (repo_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
@@ -91,6 +95,10 @@ export class SqliteMetaStore implements MetaStore {
 
   async listRepositories(page: Page): Promise<string[]> {
     return (this.stmts.listRepos!.all(page.last ?? '', page.n ?? -1) as Row[]).map((r) => r.name as string);
+  }
+
+  async hasHeldManifests(repoId: number): Promise<boolean> {
+    return this.stmts.hasHeldManifests!.get(repoId, repoId) !== undefined;
   }
 
   async linkBlob(repoId: number, digest: string, size: number): Promise<void> {

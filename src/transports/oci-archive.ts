@@ -1,0 +1,247 @@
+// oci-archive:FILE[:REF] — a tar of an OCI image layout.
+//
+// Reading extracts the archive (streamed; gzip-compressed archives are accepted) into a private temp
+// directory under os.tmpdir() ($TMPDIR) and reads it as an `oci:` layout; close() removes it.
+// Writing builds a layout in a temp directory; commit() streams a tar of it to a temp file next to FILE
+// and renames it over FILE, so FILE is either the old archive or the complete new one. As with skopeo,
+// the new archive holds only the image written (an existing FILE is replaced, not extended).
+//
+// This module also exports the tar helpers docker-archive uses.
+import { mkdtemp, open, readdir, rename, rm, stat, mkdir } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, posix } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { parseLocalTransport } from './local.js';
+import { OciLayout, fsyncDir, tempPath, type Mode } from './oci-layout.js';
+import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes, PutBlobOptions } from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Tar helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Something to put in a tar: a directory, a file on disk (streamed), small in-memory data, or a symlink. */
+export type TarItem =
+  | { name: string; type: 'directory' }
+  | { name: string; type: 'file'; path: string; size: number }
+  | { name: string; type: 'data'; data: Buffer }
+  | { name: string; type: 'symlink'; target: string };
+
+/** A fixed mtime, so the same content always makes the same archive. */
+const TAR_MTIME = new Date(0);
+
+async function addTarItem(pack: tar.Pack, item: TarItem): Promise<void> {
+  const base = { name: item.name, mtime: TAR_MTIME, uid: 0, gid: 0, uname: '', gname: '' };
+  switch (item.type) {
+    case 'directory':
+      await new Promise<void>((res, rej) => pack.entry({ ...base, type: 'directory', mode: 0o755 }, (e) => (e ? rej(e) : res())));
+      return;
+    case 'symlink':
+      await new Promise<void>((res, rej) => pack.entry({ ...base, type: 'symlink', linkname: item.target, mode: 0o777 }, (e) => (e ? rej(e) : res())));
+      return;
+    case 'data':
+      await new Promise<void>((res, rej) => pack.entry({ ...base, type: 'file', mode: 0o644, size: item.data.length }, item.data, (e) => (e ? rej(e) : res())));
+      return;
+    case 'file': {
+      const entry = pack.entry({ ...base, type: 'file', mode: 0o644, size: item.size });
+      await pipeline(createReadStream(item.path), entry);
+      return;
+    }
+  }
+}
+
+/**
+ * Streams a tar of `items` (in order) to a temp file next to `dest`, fsyncs it and renames it to `dest`.
+ * On failure the temp file is removed and `dest` is untouched.
+ */
+export async function writeTarAtomic(dest: string, items: Iterable<TarItem> | AsyncIterable<TarItem>): Promise<void> {
+  const dir = dirname(resolve(dest));
+  await mkdir(dir, { recursive: true });
+  const tmp = tempPath(dir);
+  const fh = await open(tmp, 'wx', 0o644);
+  let fhOpen = true;
+  const pack = tar.pack();
+  const out = pipeline(pack, fh.createWriteStream({ autoClose: false }));
+  out.catch(() => { /* awaited below */ });
+  try {
+    for await (const item of items) await addTarItem(pack, item);
+    pack.finalize();
+    await out;
+    await fh.sync();
+    await fh.close();
+    fhOpen = false;
+    await rename(tmp, dest);
+    await fsyncDir(dir);
+  } catch (e) {
+    pack.destroy(e as Error);
+    await out.catch(() => undefined);
+    if (fhOpen) await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** A tar member name made safe: no leading './' or '/', no '..' components; null for the archive root. */
+export function safeTarPath(name: string): string | null {
+  const norm = posix.normalize(name.replace(/^(\.\/)+/, ''));
+  const clean = norm.replace(/\/+$/, '');
+  if (clean === '.' || clean === '') return null;
+  if (clean.startsWith('/') || clean === '..' || clean.startsWith('../')) throw new Error(`unsafe path in archive: ${JSON.stringify(name)}`);
+  return clean;
+}
+
+/** `stream` as is, or gunzipped when it starts with the gzip magic bytes. */
+export function maybeGunzip(stream: Readable): Readable {
+  const out = new PassThrough();
+  let decided = false;
+  const onData = (chunk: Buffer) => {
+    if (decided) return;
+    decided = true;
+    stream.off('data', onData);
+    stream.pause();
+    const target = chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b ? createGunzip() : new PassThrough();
+    target.write(chunk);
+    pipeline(stream, target, out).catch((e: Error) => out.destroy(e));
+  };
+  stream.on('data', onData);
+  stream.once('end', () => { if (!decided) out.end(); });
+  stream.once('error', (e) => { if (!decided) out.destroy(e); });
+  return out;
+}
+
+/**
+ * Extracts regular files and directories of the (possibly gzip'd) tar at `file` into `dir`, streaming.
+ * Links and special files are skipped (an OCI layout has none); unsafe paths are an error.
+ */
+export async function extractTar(file: string, dir: string): Promise<void> {
+  const ex = tar.extract();
+  const feeding = pipeline(maybeGunzip(createReadStream(file)), ex);
+  feeding.catch(() => { /* awaited below */ });
+  try {
+    for await (const entry of ex) {
+      const rel = safeTarPath(entry.header.name);
+      const type = entry.header.type ?? 'file';
+      if (rel !== null && type === 'directory') {
+        await mkdir(join(dir, rel), { recursive: true });
+        entry.resume();
+      } else if (rel !== null && (type === 'file' || type === 'contiguous-file')) {
+        const target = join(dir, rel);
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline(entry, createWriteStream(target, { flags: 'w', mode: 0o644 }));
+      } else {
+        entry.resume();
+      }
+    }
+    await feeding;
+  } catch (e) {
+    ex.destroy(e as Error);
+    await feeding.catch(() => undefined);
+    throw new Error(`reading archive ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The items of an OCI layout directory for a tar: oci-layout, index.json, then blobs (sorted). */
+async function* layoutItems(dir: string): AsyncGenerator<TarItem> {
+  for (const name of ['oci-layout', 'index.json']) {
+    const path = join(dir, name);
+    yield { name, type: 'file', path, size: (await stat(path)).size };
+  }
+  yield { name: 'blobs/', type: 'directory' };
+  for (const alg of (await readdir(join(dir, 'blobs'))).sort()) {
+    if (alg.startsWith('.')) continue;
+    yield { name: `blobs/${alg}/`, type: 'directory' };
+    for (const hex of (await readdir(join(dir, 'blobs', alg))).sort()) {
+      if (hex.startsWith('.')) continue;
+      const path = join(dir, 'blobs', alg, hex);
+      const st = await stat(path);
+      if (st.isFile()) yield { name: `blobs/${alg}/${hex}`, type: 'file', path, size: st.size };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transport
+// ---------------------------------------------------------------------------------------------
+
+/** An image in an OCI archive, open for reading or writing (the other mode's methods throw). */
+export class OciArchive implements ImageSource, ImageDestination {
+  readonly file: string;
+
+  private constructor(
+    file: string,
+    readonly name: string,
+    readonly mode: Mode,
+    private readonly workDir: string,
+    private readonly layout: OciLayout,
+  ) {
+    this.file = resolve(file);
+  }
+
+  static async open(file: string, ref: string | undefined, opts: { mode: Mode; name?: string; tmpDir?: string }): Promise<OciArchive> {
+    const name = opts.name ?? `oci-archive:${file}${ref !== undefined ? `:${ref}` : ''}`;
+    const workDir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'wharf-oci-archive-'));
+    try {
+      if (opts.mode === 'read') {
+        const st = await stat(file);
+        if (!st.isFile()) throw new Error(`${name}: ${file} is not a file`);
+        await extractTar(file, workDir);
+      }
+      const layout = await OciLayout.open(workDir, ref, { mode: opts.mode, name });
+      return new OciArchive(file, name, opts.mode, workDir, layout);
+    } catch (e) {
+      await rm(workDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  getManifest(instanceDigest?: string): Promise<ManifestBytes> {
+    return this.layout.getManifest(instanceDigest);
+  }
+
+  getBlob(blob: BlobInfo): Promise<Readable> {
+    return this.layout.getBlob(blob);
+  }
+
+  supportsManifestType(mediaType: string): boolean {
+    return this.layout.supportsManifestType(mediaType);
+  }
+
+  hasBlob(blob: BlobInfo): Promise<boolean> {
+    return this.layout.hasBlob(blob);
+  }
+
+  putBlob(blob: BlobInfo, body: Readable, opts?: PutBlobOptions): Promise<void> {
+    return this.layout.putBlob(blob, body, opts);
+  }
+
+  putManifest(manifest: ManifestBytes, instanceDigest?: string): Promise<void> {
+    return this.layout.putManifest(manifest, instanceDigest);
+  }
+
+  /** Completes the layout, then writes the archive (temp file + rename). */
+  async commit(): Promise<void> {
+    await this.layout.commit();
+    await writeTarAtomic(this.file, layoutItems(this.workDir));
+  }
+
+  /** Removes the temp directory; without commit() the archive file is untouched. */
+  async close(): Promise<void> {
+    await this.layout.close();
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+}
+
+/** `oci-archive:` source; `spec` is the text after the prefix, e.g. `/tmp/a.tar:tag`. */
+export async function openOciArchiveSource(spec: string): Promise<ImageSource> {
+  const { path, ref } = parseLocalTransport(spec, 'oci-archive');
+  return OciArchive.open(path, ref, { mode: 'read', name: `oci-archive:${spec}` });
+}
+
+/** `oci-archive:` destination; `spec` is the text after the prefix, e.g. `/tmp/a.tar:tag`. */
+export async function openOciArchiveDestination(spec: string): Promise<ImageDestination> {
+  const { path, ref } = parseLocalTransport(spec, 'oci-archive');
+  return OciArchive.open(path, ref, { mode: 'write', name: `oci-archive:${spec}` });
+}
