@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// wharf <command>: the registry server and (soon) the client commands.
+// wharf <command>: the registry server and the client commands (skopeo's surface).
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startServer } from '../server/serve.js';
+import { normalizeBoolFlags } from './flags.js';
+import { registerCopy } from './commands/copy.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerDelete, registerListTags, registerManifestDigest } from './commands/simple.js';
+import { registerLogin, registerLogout } from './commands/login.js';
 
 const program = new Command();
 program.name('wharf').description('Wharf: a container image registry and registry client').version('0.1.0');
@@ -48,7 +53,15 @@ program
     process.on('SIGINT', () => shutdown('SIGINT'));
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+registerCopy(program);
+registerInspect(program);
+registerListTags(program);
+registerDelete(program);
+registerManifestDigest(program);
+registerLogin(program);
+registerLogout(program);
+
+program.parseAsync(normalizeBoolFlags(process.argv)).catch((e: unknown) => {
   process.stderr.write(`wharf: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

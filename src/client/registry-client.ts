@@ -4,21 +4,16 @@ import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { digestOf } from '../oci/digest.js';
 import { parseChallenges, type Challenge } from './www-authenticate.js';
+import type { Credentials } from './auth-file.js';
+import { tlsConnectOptions, type TlsSettings } from './tls-settings.js';
 
-export type Credentials = { username: string; password: string } | { identityToken: string };
-
-export interface ClientTls {
-  verify: boolean;
-  ca?: Buffer[];
-  cert?: Buffer;
-  key?: Buffer;
-}
+export type { Credentials };
 
 export interface RegistryClientOptions {
   /** Registry host[:port] as in references (docker.io is reached at registry-1.docker.io). */
   registry: string;
   credentials?: Credentials | null;
-  tls?: ClientTls;
+  tls?: TlsSettings;
   /** Allow plain HTTP when HTTPS fails (--tls-verify=false, or insecure in registries.conf). */
   insecure?: boolean;
   retryTimes?: number;
@@ -68,12 +63,9 @@ export class RegistryClient {
   constructor(private readonly opts: RegistryClientOptions) {
     this.registry = opts.registry;
     this.endpoint = opts.registry === 'docker.io' ? 'registry-1.docker.io' : opts.registry;
-    const tls = opts.tls ?? { verify: true };
-    const connect = {
-      rejectUnauthorized: tls.verify && !opts.insecure,
-      ...(tls.ca && tls.ca.length > 0 ? { ca: tls.ca } : {}),
-      ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
-    };
+    const tls = tlsConnectOptions(opts.tls ?? { verify: true, ca: [] });
+    // Our CAs are added to the system roots, not put in their place (redirects may leave the registry).
+    const connect = { ...tls, rejectUnauthorized: tls.rejectUnauthorized && !opts.insecure };
     this.agent = new Agent({ connect, keepAliveTimeout: 30_000, connections: 16 });
     this.insecureAgent = opts.insecure ? new Agent({ keepAliveTimeout: 30_000, connections: 16 }) : null;
   }

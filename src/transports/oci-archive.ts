@@ -7,17 +7,18 @@
 // the new archive holds only the image written (an existing FILE is replaced, not extended).
 //
 // This module also exports the tar helpers docker-archive uses.
-import { mkdtemp, open, readdir, rename, rm, stat, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat, mkdir } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline as pipelineCb, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { parseLocalTransport } from './local.js';
 import { OciLayout, fsyncDir, tempPath, type Mode } from './oci-layout.js';
-import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes, PutBlobOptions } from './types.js';
+import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tar helpers
@@ -61,24 +62,19 @@ export async function writeTarAtomic(dest: string, items: Iterable<TarItem> | As
   const dir = dirname(resolve(dest));
   await mkdir(dir, { recursive: true });
   const tmp = tempPath(dir);
-  const fh = await open(tmp, 'wx', 0o644);
-  let fhOpen = true;
   const pack = tar.pack();
-  const out = pipeline(pack, fh.createWriteStream({ autoClose: false }));
+  // flush: fsync before close; the pipeline ends once the file is closed.
+  const out = pipeline(pack, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }));
   out.catch(() => { /* awaited below */ });
   try {
     for await (const item of items) await addTarItem(pack, item);
     pack.finalize();
     await out;
-    await fh.sync();
-    await fh.close();
-    fhOpen = false;
     await rename(tmp, dest);
     await fsyncDir(dir);
   } catch (e) {
     pack.destroy(e as Error);
     await out.catch(() => undefined);
-    if (fhOpen) await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw e;
   }
@@ -93,21 +89,77 @@ export function safeTarPath(name: string): string | null {
   return clean;
 }
 
-/** `stream` as is, or gunzipped when it starts with the gzip magic bytes. */
-export function maybeGunzip(stream: Readable): Readable {
+export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
+
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** The compression of data starting with `head` (at least 6 bytes unless the data is shorter). */
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
+  return 'none';
+}
+
+/** A decompressor for `c`, or an error when this Node.js cannot decompress it. */
+export function decompressorFor(c: Compression, what: string): Duplex {
+  switch (c) {
+    case 'none':
+      return new PassThrough();
+    case 'gzip':
+      return createGunzip();
+    case 'zstd': {
+      const create = (zlib as unknown as Record<string, unknown>).createZstdDecompress;
+      if (typeof create === 'function') return (create as () => Duplex)();
+      throw new Error(`${what} is zstd-compressed, which this Node.js version cannot decompress`);
+    }
+    default:
+      throw new Error(`${what} is ${c}-compressed, which is not supported`);
+  }
+}
+
+/**
+ * `stream` decompressed according to its first bytes (gzip, and zstd where Node.js supports it), or as
+ * is when uncompressed. Errors of `stream` surface on the result. `onDetect` learns the compression.
+ */
+export function autoDecompress(stream: Readable, what: string, onDetect?: (c: Compression) => void): Readable {
   const out = new PassThrough();
+  const head: Buffer[] = [];
+  let headLen = 0;
   let decided = false;
-  const onData = (chunk: Buffer) => {
-    if (decided) return;
+  const decide = (ended: boolean) => {
     decided = true;
     stream.off('data', onData);
+    stream.off('end', onEnd);
     stream.pause();
-    const target = chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b ? createGunzip() : new PassThrough();
-    target.write(chunk);
-    pipeline(stream, target, out).catch((e: Error) => out.destroy(e));
+    const first = Buffer.concat(head);
+    const c = detectCompression(first);
+    let target: Duplex;
+    try {
+      target = decompressorFor(c, what);
+    } catch (e) {
+      stream.destroy();
+      out.destroy(e as Error);
+      return;
+    }
+    onDetect?.(c);
+    if (ended) {
+      target.end(first);
+      pipelineCb(target, out, (e) => { if (e) out.destroy(e); });
+    } else {
+      if (first.length) target.write(first);
+      pipelineCb(stream, target, out, (e) => { if (e) out.destroy(e); });
+    }
   };
+  const onData = (chunk: Buffer) => {
+    head.push(chunk);
+    headLen += chunk.length;
+    if (headLen >= 6) decide(false);
+  };
+  const onEnd = () => { if (!decided) decide(true); };
   stream.on('data', onData);
-  stream.once('end', () => { if (!decided) out.end(); });
+  stream.once('end', onEnd);
   stream.once('error', (e) => { if (!decided) out.destroy(e); });
   return out;
 }
@@ -118,7 +170,7 @@ export function maybeGunzip(stream: Readable): Readable {
  */
 export async function extractTar(file: string, dir: string): Promise<void> {
   const ex = tar.extract();
-  const feeding = pipeline(maybeGunzip(createReadStream(file)), ex);
+  const feeding = pipeline(autoDecompress(createReadStream(file), `archive ${file}`), ex);
   feeding.catch(() => { /* awaited below */ });
   try {
     for await (const entry of ex) {
@@ -213,8 +265,8 @@ export class OciArchive implements ImageSource, ImageDestination {
     return this.layout.hasBlob(blob);
   }
 
-  putBlob(blob: BlobInfo, body: Readable, opts?: PutBlobOptions): Promise<void> {
-    return this.layout.putBlob(blob, body, opts);
+  putBlob(blob: BlobInfo, body: Readable): Promise<void> {
+    return this.layout.putBlob(blob, body);
   }
 
   putManifest(manifest: ManifestBytes, instanceDigest?: string): Promise<void> {

@@ -14,6 +14,7 @@
 //
 // This module also exports the small file helpers the other local transports share.
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
@@ -82,13 +83,8 @@ export async function storeVerified(body: Readable, digest: string, size: number
   const tmp = tempPath(tmpDir);
   const v = verifyingStream(digest, size, what);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await pipelineAsync(body, v, fh.createWriteStream({ autoClose: false }));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    // flush: fsync before close; the pipeline ends once the file is closed.
+    await pipelineAsync(body, v, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }));
     await rename(tmp, path);
     return v.bytes;
   } catch (e) {

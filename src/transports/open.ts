@@ -1,0 +1,81 @@
+// Opens a transport from its name (docker://…, oci:…, oci-archive:…, dir:…, docker-archive:…),
+// with credentials and TLS the way the containers tools resolve them.
+import { RegistryClient, type Credentials } from '../client/registry-client.js';
+import { resolveCredentials } from '../client/auth-file.js';
+import { loadTlsSettings } from '../client/tls-settings.js';
+import { isInsecure, loadRegistriesConf } from '../client/registries-conf.js';
+import type { Reference } from '../oci/reference.js';
+import { DockerDestination, DockerSource, parseDockerSpec } from './docker.js';
+import { openOciDestination, openOciSource } from './oci-layout.js';
+import { openOciArchiveDestination, openOciArchiveSource } from './oci-archive.js';
+import { openDirDestination, openDirSource } from './dir.js';
+import { openDockerArchiveDestination, openDockerArchiveSource } from './docker-archive.js';
+import type { ImageDestination, ImageSource } from './types.js';
+
+export interface RegistryAccess {
+  /** USER[:PASS] from --creds / --src-creds / --dest-creds. */
+  creds?: string;
+  authFile?: string;
+  /** undefined: as registries.conf says (default verify). */
+  tlsVerify?: boolean;
+  certDir?: string;
+  retryTimes?: number;
+}
+
+export class TransportError extends Error {}
+
+const TRANSPORTS = ['docker', 'oci', 'oci-archive', 'dir', 'docker-archive'] as const;
+type TransportName = (typeof TRANSPORTS)[number];
+
+export function splitTransport(name: string): { transport: TransportName; spec: string } {
+  const i = name.indexOf(':');
+  const t = i < 0 ? '' : name.slice(0, i);
+  if (!(TRANSPORTS as readonly string[]).includes(t)) {
+    throw new TransportError(`invalid image name "${name}": expected TRANSPORT:DETAILS with a transport of ${TRANSPORTS.join(', ')} (e.g. docker://registry/repo:tag)`);
+  }
+  const spec = name.slice(i + 1);
+  if (t === 'docker' && !spec.startsWith('//')) throw new TransportError(`invalid image name "${name}": docker references start with docker://`);
+  return { transport: t as TransportName, spec: t === 'docker' ? spec.slice(2) : spec };
+}
+
+export function parseCreds(creds: string): Credentials {
+  const i = creds.indexOf(':');
+  if (i < 0) return { username: creds, password: '' };
+  return { username: creds.slice(0, i), password: creds.slice(i + 1) };
+}
+
+export async function registryClientFor(ref: Pick<Reference, 'registry' | 'repository'>, a: RegistryAccess): Promise<RegistryClient> {
+  const credentials = a.creds !== undefined ? parseCreds(a.creds) : await resolveCredentials(ref.registry, ref.repository, { authFile: a.authFile });
+  const conf = await loadRegistriesConf().catch(() => null);
+  const insecure = a.tlsVerify === false || (a.tlsVerify === undefined && conf !== null && isInsecure(conf, ref.registry));
+  const tls = await loadTlsSettings(ref.registry, { certDir: a.certDir, tlsVerify: insecure ? false : a.tlsVerify });
+  return new RegistryClient({ registry: ref.registry, credentials, tls, insecure, retryTimes: a.retryTimes });
+}
+
+export async function openSource(name: string, a: RegistryAccess = {}): Promise<ImageSource> {
+  const { transport, spec } = splitTransport(name);
+  switch (transport) {
+    case 'docker': {
+      const ref = parseDockerSpec(spec);
+      return new DockerSource(ref, await registryClientFor(ref, a));
+    }
+    case 'oci': return openOciSource(spec);
+    case 'oci-archive': return openOciArchiveSource(spec);
+    case 'dir': return openDirSource(spec);
+    case 'docker-archive': return openDockerArchiveSource(spec);
+  }
+}
+
+export async function openDestination(name: string, a: RegistryAccess = {}): Promise<ImageDestination> {
+  const { transport, spec } = splitTransport(name);
+  switch (transport) {
+    case 'docker': {
+      const ref = parseDockerSpec(spec);
+      return new DockerDestination(ref, await registryClientFor(ref, a));
+    }
+    case 'oci': return openOciDestination(spec);
+    case 'oci-archive': return openOciArchiveDestination(spec);
+    case 'dir': return openDirDestination(spec);
+    case 'docker-archive': return openDockerArchiveDestination(spec);
+  }
+}
