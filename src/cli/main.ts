@@ -8,6 +8,8 @@ import { registerCopy } from './commands/copy.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerDelete, registerListTags, registerManifestDigest } from './commands/simple.js';
 import { registerLogin, registerLogout } from './commands/login.js';
+import { registerSync } from './commands/sync.js';
+import { registerImportExport } from './commands/import-export.js';
 
 const program = new Command();
 program.name('wharf').description('Wharf: a container image registry and registry client').version('0.1.0');
@@ -58,6 +60,8 @@ registerInspect(program);
 registerListTags(program);
 registerDelete(program);
 registerManifestDigest(program);
+registerSync(program);
+registerImportExport(program);
 registerLogin(program);
 registerLogout(program);
 

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { registerDistributionApi } from './distribution-api.js';
+import { drainRequest } from './http-utils.js';
 
 export interface AppOptions {
   logger: FastifyServerOptions['logger'];
@@ -42,8 +43,7 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
       e = new RegistryError('UNKNOWN', 'internal server error');
     }
     if (e.status === 401) reply.header('WWW-Authenticate', 'Basic realm="wharf"');
-    // A refused request whose body was not read to the end leaves the connection unusable: close it.
-    if (!req.raw.complete) reply.header('Connection', 'close');
+    drainRequest(req.raw);
     reply.code(e.status).type('application/json').send(JSON.stringify(e.toBody()));
   });
 

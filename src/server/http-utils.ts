@@ -63,11 +63,30 @@ export async function readBoundedBody(req: IncomingMessage, limit: number, tooBi
   if (declared !== null && declared > limit) throw tooBig();
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // Leave the request undestroyed on a refusal, so the rest can be drained and the connection reused.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > limit) throw tooBig();
     chunks.push(chunk);
   }
   if (declared !== null && total !== declared) throw new RegistryError('SIZE_INVALID', 'body shorter than Content-Length');
   return Buffer.concat(chunks, total);
+}
+
+/** Largest unread body drained after a refusal to keep the connection; beyond it the connection is cut. */
+const MAX_DRAIN_BYTES = 64 << 20;
+
+/**
+ * After a refusal, discards what is left of the request body so the client can read the answer and
+ * reuse the connection; a body too large to be worth it gets the connection closed instead.
+ */
+export function drainRequest(req: IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  let drained = 0;
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN_BYTES && !(declared <= MAX_DRAIN_BYTES)) req.socket.destroy();
+  });
+  req.resume();
 }

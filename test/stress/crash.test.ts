@@ -121,8 +121,17 @@ test('SIGTERM lets an in-flight upload finish, then exits cleanly', async () => 
       });
       req.on('error', reject);
       req.write(data.subarray(0, 1 << 20), () => {
-        srv.proc.kill('SIGTERM');
-        setTimeout(() => req.end(data.subarray(1 << 20)), 300);
+        // SIGTERM only once the server is writing this upload: a request it has not begun is refused with 503.
+        void (async () => {
+          for (let i = 0; i < 100; i++) {
+            const st = await fetch(url);
+            await st.arrayBuffer();
+            if (st.headers.get('range') !== '0-0') break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          srv.proc.kill('SIGTERM');
+          setTimeout(() => req.end(data.subarray(1 << 20)), 300);
+        })();
       });
     });
     assert.equal(await done, 202);

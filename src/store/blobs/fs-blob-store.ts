@@ -193,7 +193,8 @@ export class FsBlobStore implements BlobStore {
         pendingBytes = 0;
       };
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        // Not destroyed on a refusal: the server drains the rest so the connection stays usable.
+        for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
           if (received + chunk.length > maxBytes) {
             throw new RegistryError('SIZE_INVALID', `upload exceeds the limit of ${maxBytes} bytes`, { status: 413 });
           }
