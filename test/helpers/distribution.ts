@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './process.js';
 
 export interface DistributionServer {
   addr: string;
@@ -71,10 +72,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     dataDir,
     proc,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
+      await stopChild(proc, exited, 'SIGTERM', 5000);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

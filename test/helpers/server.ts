@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { stopChild } from './process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Path of the compiled CLI entry point (dist/src/cli/main.js). */
@@ -62,14 +63,10 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfServer> 
     dataDir,
     proc,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
+      await stopChild(proc, exited, 'SIGTERM', 10000);
     },
     async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
+      await stopChild(proc, exited, 'SIGKILL', 10000);
     },
     cleanup() { rmSync(dataDir, { recursive: true, force: true }); },
   };
