@@ -1,4 +1,5 @@
 // `npm run bench`: Wharf vs CNCF Distribution on loopback, filesystem storage, in one run.
+// Then `wharf copy` vs `skopeo copy` against one Distribution registry (bench/client-section.ts).
 //
 // Environment knobs (all optional):
 //   BENCH_BIG_MB          size of the big single-layer image and of the curl blob, MiB (default 1024)
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { wharfBin } from '../test/helpers/server.js';
 import { generateImage, writeRandomBlob } from './images.js';
 import { Report } from './report.js';
+import { runClientSection } from './client-section.js';
 import { runServerSection, type Fixtures } from './server-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
 import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
@@ -114,7 +116,13 @@ async function main(): Promise<number> {
       // Any single transfer slower than 5 MiB/s (or 2 minutes, whichever is longer) is treated as hung.
       transferTimeoutMs: Math.max(120000, cfg.bigMiB * 200),
     });
-    // A later "client" section (wharf copy vs skopeo copy) goes here: report.section('Registry client', ['wharf copy', 'skopeo copy']).
+    // Client section: wharf copy vs skopeo copy against one fresh Distribution registry.
+    const clientRegistry = await startServer('distribution', 'Distribution (client)');
+    servers.push(clientRegistry);
+    await runClientSection(report, clientRegistry, fixtures, {
+      runId: Date.now().toString(36),
+      transferTimeoutMs: Math.max(120000, cfg.bigMiB * 200),
+    });
   } catch (err) {
     fatal = errorMessage(err);
     log(`FATAL: ${fatal}`);

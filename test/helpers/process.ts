@@ -1,13 +1,6 @@
 // Stopping child processes that tests start: a signal, a bounded wait, SIGKILL if it lingers.
 import type { ChildProcess } from 'node:child_process';
 
-export function exitOf(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
-    else proc.once('exit', () => resolve());
-  });
-}
-
 export async function stopChild(proc: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
   const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
