@@ -1,0 +1,45 @@
+// Runs `wharf copy` (the compiled CLI, dist/src/cli/main.js) isolated from the host's client state, the way
+// bench/skopeo.ts isolates skopeo: a private HOME, XDG_RUNTIME_DIR, REGISTRY_AUTH_FILE (empty auth file) and
+// TMPDIR, all removed afterwards, and an environment reduced to PATH — so no host credentials, certs.d or
+// registries.conf under $HOME, and no NODE_OPTIONS, are picked up.
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { wharfBin } from '../test/helpers/server.js';
+import { makeTempDir, removeTempDir, runOk, type RunResult } from './util.js';
+
+export { wharfBin };
+
+export async function wharfCopy(src: string, dest: string, copyArgs: string[], timeoutMs: number): Promise<RunResult> {
+  const dir = makeTempDir('wharf-client');
+  try {
+    const runtime = join(dir, 'run');
+    const tmp = join(dir, 'tmp');
+    for (const d of [runtime, tmp]) mkdirSync(d);
+    chmodSync(runtime, 0o700);
+    const authFile = join(dir, 'auth.json');
+    writeFileSync(authFile, JSON.stringify({ auths: {} }));
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: dir,
+      REGISTRY_AUTH_FILE: authFile,
+      XDG_RUNTIME_DIR: runtime,
+      TMPDIR: tmp,
+    };
+    // Same retry policy as the skopeo runs (--retry-times 0): a failure shows up as a failure, not as a slow run.
+    const args = [wharfBin, 'copy', '--quiet', '--retry-times', '0', ...copyArgs, src, dest];
+    return await runOk(process.execPath, args, { env, timeoutMs });
+  } finally {
+    removeTempDir(dir);
+  }
+}
+
+/** Pushes oci:<dir>:<tag> to docker://<host>/<repo>:<tag> over plain HTTP (wharf copies byte-for-byte by default). */
+export function wharfPush(ociDir: string, tag: string, host: string, repo: string, timeoutMs: number): Promise<RunResult> {
+  // --preserve-digests only makes wharf fail instead of converting; with an OCI manifest nothing is converted.
+  return wharfCopy(`oci:${ociDir}:${tag}`, `docker://${host}/${repo}:${tag}`, ['--dest-tls-verify=false', '--preserve-digests'], timeoutMs);
+}
+
+/** Pulls docker://<host>/<repo>:<tag> into a fresh OCI layout at <ociDir>; layer bytes are written as received. */
+export function wharfPull(host: string, repo: string, tag: string, ociDir: string, timeoutMs: number): Promise<RunResult> {
+  return wharfCopy(`docker://${host}/${repo}:${tag}`, `oci:${ociDir}:${tag}`, ['--src-tls-verify=false', '--preserve-digests'], timeoutMs);
+}
