@@ -24,7 +24,11 @@ function evalAction(action: string, data: Value): string {
   const json = /^json\s+(\S+)$/.exec(a);
   if (json) return JSON.stringify(lookup(data, json[1]!) ?? null);
   const index = /^index\s+(\S+)\s+"([^"]*)"$/.exec(a);
-  if (index) return show((lookup(data, index[1]!) as Record<string, Value> | undefined)?.[index[2]!]);
+  if (index) {
+    // Go's index of a missing map key is the zero value: an empty string, not <no value>.
+    const v = (lookup(data, index[1]!) as Record<string, Value> | undefined)?.[index[2]!];
+    return v === undefined || v === null ? '' : show(v);
+  }
   if (a.startsWith('.')) return show(lookup(data, a));
   throw new Error(`unsupported template action {{${a}}}`);
 }

@@ -121,17 +121,20 @@ export class RegistryClient {
         if (attempt < attempts) { await backoff(attempt); continue; }
         throw explainConnectError(e, this.endpoint);
       }
-      if (res.statusCode === 401 && !authRetried) {
+      if (res.statusCode === 401 && !(o.expect ?? []).includes(401)) {
         const challenges = parseChallenges(res.headers['www-authenticate']);
         await res.body.dump();
         const c = challenges.find((x) => x.scheme === 'bearer') ?? challenges.find((x) => x.scheme === 'basic');
-        if (c && retryable) {
+        // One retry with what the challenge asks for; a second refusal is about the credentials.
+        if (c && retryable && !authRetried && (c.scheme === 'bearer' || this.opts.credentials)) {
           this.challenge = c;
           this.tokens.clear();
           authRetried = true;
           continue;
         }
-        throw new RegistryHttpError(this.opts.credentials ? `authentication to ${this.registry} failed: check the credentials` : `${this.registry} requires authentication: log in with \`wharf login ${this.registry}\` or pass --creds`, 401, 'UNAUTHORIZED');
+        throw new RegistryHttpError(this.opts.credentials
+          ? `authentication to ${this.registry} failed: the username or password was rejected (check the credentials, or log in again with \`wharf login ${this.registry}\`)`
+          : `${this.registry} requires authentication: log in with \`wharf login ${this.registry}\` or pass --creds USER:PASSWORD`, 401, 'UNAUTHORIZED');
       }
       if (RETRY_STATUSES.has(res.statusCode) && attempt < attempts && !(o.expect ?? []).includes(res.statusCode)) {
         const after = Number(res.headers['retry-after']);

@@ -56,7 +56,11 @@ export function convertIndex(bytes: Buffer, to: ManifestFormat, children: Map<st
   const doc = JSON.parse(bytes.toString('utf8')) as Json & { manifests: Desc[] };
   const manifests = doc.manifests.map((m) => {
     const c = children.get(m.digest as string);
-    const d: Json = { mediaType: c?.mediaType ?? m.mediaType, digest: c?.digest ?? m.digest, size: c?.size ?? m.size };
+    const mediaType = c?.mediaType ?? m.mediaType;
+    const digest = c?.digest ?? m.digest;
+    const size = c?.size ?? m.size;
+    // Field order as the containers tools marshal them (Docker: size before digest), so digests agree with skopeo's.
+    const d: Json = to === 'v2s2' ? { mediaType, size, digest } : { mediaType, digest, size };
     if (m.platform) d.platform = m.platform;
     if (to === 'oci' && m.annotations) d.annotations = m.annotations;
     return d;

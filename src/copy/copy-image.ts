@@ -186,19 +186,21 @@ class CopyEngine {
 
   private async streamBlob(blob: BlobInfo): Promise<void> {
     const body = await this.src.getBlob(blob);
-    const verify = verifyingStream(blob.digest, blob.size);
     const emit = this.opts.onEvent;
-    const meter = emit
-      ? new Transform({
+    // Source -> [verify digest] -> [progress] -> destination, with backpressure throughout. Hashing
+    // here only when neither side checks the digest itself: every byte is verified exactly once.
+    const stages: NodeJS.ReadWriteStream[] = [];
+    if (!this.src.verifiesBlobs && !this.dest.verifiesBlobs) stages.push(verifyingStream(blob.digest, blob.size));
+    if (emit) {
+      stages.push(new Transform({
         transform(chunk: Buffer, _enc, cb) {
           emit({ type: 'blob-progress', digest: blob.digest, bytes: chunk.length });
           cb(null, chunk);
         },
-      })
-      : new PassThrough();
-    // Source -> verify digest -> progress -> destination, with backpressure throughout.
+      }));
+    }
     const tail = new PassThrough({ highWaterMark: 1 << 20 });
-    const flowing = pipeline(body, verify, meter, tail);
+    const flowing = pipeline([body, ...stages, tail]);
     const stored = this.dest.putBlob(blob, tail).catch((e: unknown) => {
       tail.destroy(e as Error); // stop reading the source too
       throw e;

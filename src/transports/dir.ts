@@ -41,6 +41,8 @@ export function dirBlobName(digest: string | Digest): string {
 
 /** The image in a `dir:` directory, open for reading or for writing (the other mode's methods throw). */
 export class DirImage implements ImageSource, ImageDestination {
+  /** Every blob read or written here is checked against its digest. */
+  readonly verifiesBlobs = true;
   readonly name: string;
   readonly path: string;
   private topBytes?: Buffer;

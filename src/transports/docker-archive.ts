@@ -266,6 +266,8 @@ function legacyLayerIds(diffIds: string[]): string[] {
 
 /** An image in a docker-archive file, open for reading or writing (the other mode's methods throw). */
 export class DockerArchive implements ImageSource, ImageDestination {
+  /** Every blob read or written here is checked against its digest. */
+  readonly verifiesBlobs = true;
   readonly file: string;
   // read mode
   private reader?: ArchiveReader;

@@ -42,6 +42,8 @@ export class DockerSource implements ImageSource {
 
 export class DockerDestination implements ImageDestination {
   readonly name: string;
+  /** The registry verifies every upload against its digest before it commits it. */
+  readonly verifiesBlobs = true;
   readonly registryRepository: { registry: string; repository: string };
 
   constructor(readonly ref: Reference, readonly client: RegistryClient) {

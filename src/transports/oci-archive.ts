@@ -220,6 +220,8 @@ async function* layoutItems(dir: string): AsyncGenerator<TarItem> {
 
 /** An image in an OCI archive, open for reading or writing (the other mode's methods throw). */
 export class OciArchive implements ImageSource, ImageDestination {
+  /** Every blob read or written here is checked against its digest. */
+  readonly verifiesBlobs = true;
   readonly file: string;
 
   private constructor(

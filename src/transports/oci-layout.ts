@@ -33,6 +33,8 @@ export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_VERSION = '1.0.0';
 /** Manifests and configs are read into memory; anything larger than this is refused (as containers/image does). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+/** Blob reads and writes in 1 MiB pieces: far fewer system calls than the 16/64 KiB defaults. */
+const IO_CHUNK = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Shared file helpers
@@ -84,7 +86,7 @@ export async function storeVerified(body: Readable, digest: string, size: number
   const v = verifyingStream(digest, size, what);
   try {
     // flush: fsync before close; the pipeline ends once the file is closed.
-    await pipelineAsync(body, v, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }));
+    await pipelineAsync(body, v, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: IO_CHUNK }));
     await rename(tmp, path);
     return v.bytes;
   } catch (e) {
@@ -127,7 +129,7 @@ export async function openVerified(path: string, digest: string, size: number, w
   }
   const v = verifyingStream(digest, size >= 0 ? size : actual, what);
   // Errors of either side surface on `v`; destroying `v` closes the file.
-  pipeline(fh.createReadStream(), v, () => { /* reported through v */ });
+  pipeline(fh.createReadStream({ highWaterMark: IO_CHUNK }), v, () => { /* reported through v */ });
   return v;
 }
 
@@ -232,6 +234,8 @@ const LAYOUT_MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociManife
  * implemented; the methods of the other mode throw.
  */
 export class OciLayout implements ImageSource, ImageDestination {
+  /** Every blob read or written here is checked against its digest. */
+  readonly verifiesBlobs = true;
   readonly name: string;
   readonly path: string;
   /** The top-level descriptor of the image being read (read mode). */

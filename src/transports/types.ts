@@ -17,6 +17,8 @@ export interface BlobInfo {
 export interface ImageSource {
   /** How the user named it, e.g. docker://r/app:1 or oci:/tmp/l:tag */
   readonly name: string;
+  /** getBlob() streams fail unless the bytes match the digest (so the copy engine need not hash them again). */
+  readonly verifiesBlobs?: boolean;
   /**
    * The top-level manifest (no argument) or, for an index, one of its children by digest.
    * Bytes are exactly as stored: digests are preserved.
@@ -34,6 +36,8 @@ export interface PutBlobOptions {
 
 export interface ImageDestination {
   readonly name: string;
+  /** putBlob() refuses bytes that do not match the digest (a registry does, by the spec). */
+  readonly verifiesBlobs?: boolean;
   /** Registry host and repository, when the destination is a registry (enables mounts). */
   readonly registryRepository?: { registry: string; repository: string };
   /** Whether the destination accepts this manifest media type (e.g. dir: anything, docker-archive: only v2s2). */

@@ -8,6 +8,7 @@ test('fields, nesting, json, index and range', () => {
   assert.equal(renderTemplate('{{.Digest}} {{.Nested.Os}}', data), 'sha256:x linux');
   assert.equal(renderTemplate('{{json .Labels}}', data), '{"a":"1","b":"2"}');
   assert.equal(renderTemplate('{{index .Labels "b"}}', data), '2');
+  assert.equal(renderTemplate('{{index .Labels "missing"}}', data), '');
   assert.equal(renderTemplate('{{range .Layers}}{{.}},{{end}}', data), 'l1,l2,');
   assert.equal(renderTemplate('{{.Labels}} {{.Empty}}', data), 'map[a:1 b:2] <no value>');
 });

@@ -47,7 +47,8 @@ export function registerCopy(program: Command): void {
         format: f.format as 'oci' | 'v2s2' | undefined,
         preserveDigests: f.preserveDigests,
         retryTimes,
-        onEvent: (e) => progress.onEvent(e),
+        // Per-chunk events only feed the TTY bars; without them no metering stage is added.
+        onEvent: f.quiet || process.stderr.isTTY !== true ? undefined : (e) => progress.onEvent(e),
         sourceRepository: src instanceof DockerSource ? { registry: src.ref.registry, repository: src.ref.repository } : undefined,
       });
       const secs = (Date.now() - started) / 1000;
