@@ -22,8 +22,20 @@ export class DockerSource implements ImageSource {
     this.name = `docker://${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
   }
 
+  /** The top-level manifest, fetched once (choosing a mirror fetches it first). */
+  private top: Promise<ManifestBytes> | null = null;
+
   async getManifest(instanceDigest?: string): Promise<ManifestBytes> {
-    const m = await this.client.getManifest(this.ref.repository, instanceDigest ?? referenceTarget(this.ref), ACCEPT_MANIFESTS);
+    if (instanceDigest === undefined) {
+      this.top ??= this.fetchManifest(referenceTarget(this.ref));
+      this.top.catch(() => { this.top = null; });
+      return this.top;
+    }
+    return this.fetchManifest(instanceDigest);
+  }
+
+  private async fetchManifest(reference: string): Promise<ManifestBytes> {
+    const m = await this.client.getManifest(this.ref.repository, reference, ACCEPT_MANIFESTS);
     return { bytes: m.bytes, mediaType: m.mediaType || sniffMediaType(m.bytes) };
   }
 

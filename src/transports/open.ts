@@ -3,7 +3,7 @@
 import { RegistryClient, type Credentials } from '../client/registry-client.js';
 import { resolveCredentials } from '../client/auth-file.js';
 import { loadTlsSettings } from '../client/tls-settings.js';
-import { isInsecure, loadRegistriesConf } from '../client/registries-conf.js';
+import { isBlocked, isInsecure, loadRegistriesConf, pullSources, type RegistriesConf } from '../client/registries-conf.js';
 import type { Reference } from '../oci/reference.js';
 import { DockerDestination, DockerSource, parseDockerSpec } from './docker.js';
 import { openOciDestination, openOciSource } from './oci-layout.js';
@@ -44,9 +44,10 @@ export function parseCreds(creds: string): Credentials {
   return { username: creds.slice(0, i), password: creds.slice(i + 1) };
 }
 
-export async function registryClientFor(ref: Pick<Reference, 'registry' | 'repository'>, a: RegistryAccess): Promise<RegistryClient> {
+export async function registryClientFor(ref: Pick<Reference, 'registry' | 'repository'>, a: RegistryAccess, conf?: RegistriesConf | null): Promise<RegistryClient> {
   const credentials = a.creds !== undefined ? parseCreds(a.creds) : await resolveCredentials(ref.registry, ref.repository, { authFile: a.authFile });
-  const conf = await loadRegistriesConf().catch(() => null);
+  conf ??= await loadRegistriesConf().catch(() => null);
+  if (conf && isBlocked(conf, ref)) throw new TransportError(`${ref.registry}/${ref.repository} is blocked in registries.conf`);
   const insecure = a.tlsVerify === false || (a.tlsVerify === undefined && conf !== null && isInsecure(conf, ref.registry));
   const tls = await loadTlsSettings(ref.registry, { certDir: a.certDir, tlsVerify: insecure ? false : a.tlsVerify });
   return new RegistryClient({ registry: ref.registry, credentials, tls, insecure, retryTimes: a.retryTimes });
@@ -55,15 +56,38 @@ export async function registryClientFor(ref: Pick<Reference, 'registry' | 'repos
 export async function openSource(name: string, a: RegistryAccess = {}): Promise<ImageSource> {
   const { transport, spec } = splitTransport(name);
   switch (transport) {
-    case 'docker': {
-      const ref = parseDockerSpec(spec);
-      return new DockerSource(ref, await registryClientFor(ref, a));
-    }
+    case 'docker': return openDockerSource(parseDockerSpec(spec), a);
     case 'oci': return openOciSource(spec);
     case 'oci-archive': return openOciArchiveSource(spec);
     case 'dir': return openDirSource(spec);
     case 'docker-archive': return openDockerArchiveSource(spec);
   }
+}
+
+/**
+ * A registry source, through the mirrors registries.conf lists for it (in order, then the registry
+ * itself): the first endpoint that serves the manifest is used. Credentials from --creds go to the
+ * registry named; mirrors use their own entries in auth.json.
+ */
+async function openDockerSource(ref: Reference, a: RegistryAccess): Promise<DockerSource> {
+  const conf = await loadRegistriesConf().catch(() => null);
+  const endpoints = conf ? pullSources(conf, ref, ref.digest !== undefined) : [];
+  if (endpoints.length <= 1 || !endpoints.some((e) => e.mirror)) return new DockerSource(ref, await registryClientFor(ref, a, conf));
+  const failures: string[] = [];
+  for (const ep of endpoints) {
+    const epRef: Reference = { ...ref, registry: ep.registry, repository: ep.repository };
+    const access = ep.mirror ? { ...a, creds: undefined, tlsVerify: ep.insecure ? false : a.tlsVerify } : a;
+    let src: DockerSource | null = null;
+    try {
+      src = new DockerSource(epRef, await registryClientFor(epRef, access, conf));
+      await src.getManifest();
+      return src;
+    } catch (e) {
+      failures.push(`${ep.registry}/${ep.repository}: ${(e as Error).message}`);
+      await src?.close();
+    }
+  }
+  throw new TransportError(`no mirror or registry could serve ${ref.registry}/${ref.repository}:\n  ${failures.join('\n  ')}`);
 }
 
 export async function openDestination(name: string, a: RegistryAccess = {}): Promise<ImageDestination> {
