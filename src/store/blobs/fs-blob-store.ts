@@ -11,8 +11,10 @@ import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
 /** Batch small network chunks into writes of about this size. */
 const WRITE_BATCH = 1 << 20;
 /** Blob downloads: buffers of this size, this many in rotation per response. */
-const SEND_CHUNK = 256 << 10;
-const SEND_BUFFERS = 4;
+const SEND_CHUNK = 1 << 20;
+const SEND_BUFFERS = 3;
+/** With fsync on, uploads are flushed to disk in the background every this many bytes. */
+const SYNC_EVERY = 64 << 20;
 
 interface HashState {
   algorithm: Algorithm;
@@ -185,12 +187,22 @@ export class FsBlobStore implements BlobStore {
           written += bytesWritten;
         }
       };
+      // With fsync on, flush to disk every SYNC_EVERY bytes while receiving, so that the final fsync at
+      // commit has little left to do: the disk works while the network does.
+      const syncs: Promise<void>[] = [];
+      let unsynced = 0;
       const flush = async (): Promise<void> => {
         await inflight;
         if (pendingBytes === 0) return;
         inflight = writeBatch(pending, start + received - pendingBytes, pendingBytes);
+        unsynced += pendingBytes;
         pending = [];
         pendingBytes = 0;
+        if (this.opts.fsync && unsynced >= SYNC_EVERY) {
+          unsynced = 0;
+          const written = inflight;
+          syncs.push(written.then(() => fd.datasync()));
+        }
       };
       try {
         // Not destroyed on a refusal: the server drains the rest so the connection stays usable.
@@ -207,8 +219,10 @@ export class FsBlobStore implements BlobStore {
         await flush();
       } finally {
         await inflight.catch(() => undefined);
+        await Promise.allSettled(syncs);
       }
       await inflight;
+      await Promise.all(syncs);
       const position = start + received;
       if (state) {
         state.size = position;
