@@ -1,7 +1,7 @@
 // Speaks the Distribution API to any registry: auth challenges (Basic, Bearer tokens cached per scope),
 // TLS settings, plain-HTTP fallback for insecure registries, retries with backoff.
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { HttpPools, type HttpResponse, type ResponseBody } from './http-transport.js';
 import { digestOf } from '../oci/digest.js';
 import { parseChallenges, type Challenge } from './www-authenticate.js';
 import type { Credentials } from './auth-file.js';
@@ -29,7 +29,7 @@ export class RegistryHttpError extends Error {
 export interface ClientResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
 }
 
 interface RequestOptions {
@@ -54,8 +54,7 @@ const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 export class RegistryClient {
   readonly registry: string;
   private readonly endpoint: string;
-  private readonly agent: Agent;
-  private readonly insecureAgent: Agent | null;
+  private readonly pools: HttpPools;
   private scheme: 'https' | 'http' | null = null;
   private challenge: Challenge | null = null;
   private readonly tokens = new Map<string, CachedToken>();
@@ -66,20 +65,18 @@ export class RegistryClient {
     const tls = tlsConnectOptions(opts.tls ?? { verify: true, ca: [] });
     // Our CAs are added to the system roots, not put in their place (redirects may leave the registry).
     const connect = { ...tls, rejectUnauthorized: tls.rejectUnauthorized && !opts.insecure };
-    this.agent = new Agent({ connect, keepAliveTimeout: 30_000, connections: 16 });
-    this.insecureAgent = opts.insecure ? new Agent({ keepAliveTimeout: 30_000, connections: 16 }) : null;
+    this.pools = new HttpPools(connect);
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
-    await this.insecureAgent?.close();
+    this.pools.close();
   }
 
   /** Base URL, probing HTTPS first and falling back to HTTP for insecure registries (as the containers tools do). */
   async baseUrl(): Promise<string> {
     if (this.scheme) return `${this.scheme}://${this.endpoint}`;
     try {
-      const res = await request(`https://${this.endpoint}/v2/`, { method: 'GET', dispatcher: this.agent, headers: this.baseHeaders() });
+      const res = await this.pools.request(`https://${this.endpoint}/v2/`, { method: 'GET', headers: this.baseHeaders() });
       await res.body.dump();
       this.scheme = 'https';
     } catch (e) {
@@ -93,10 +90,6 @@ export class RegistryClient {
     return { 'user-agent': this.opts.userAgent ?? 'wharf/0.1' };
   }
 
-  private dispatcher(): Dispatcher {
-    return this.scheme === 'http' && this.insecureAgent ? this.insecureAgent : this.agent;
-  }
-
   /** One request with auth and retries. The caller must consume or dump the body. */
   async request(method: string, path: string, o: RequestOptions = {}): Promise<ClientResponse> {
     const base = await this.baseUrl();
@@ -108,13 +101,12 @@ export class RegistryClient {
       const headers: Record<string, string> = { ...this.baseHeaders(), ...o.headers };
       const auth = await this.authorization(o.scopes ?? []);
       if (auth) headers.authorization = auth;
-      let res: Dispatcher.ResponseData;
+      let res: HttpResponse;
       try {
-        res = await request(url, {
-          method: method as Dispatcher.HttpMethod,
+        res = await this.pools.request(url, {
+          method,
           headers,
           body: o.body ?? undefined,
-          dispatcher: this.dispatcher(),
           maxRedirections: o.followRedirects ? 5 : 0,
         });
       } catch (e) {
@@ -187,7 +179,7 @@ export class RegistryClient {
     } else if (creds) {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     }
-    const res = await request(url, { method, headers, body, dispatcher: url.protocol === 'http:' && this.insecureAgent ? this.insecureAgent : this.agent });
+    const res = await this.pools.request(url, { method, headers, body });
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       throw new RegistryHttpError(`authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
@@ -319,7 +311,7 @@ async function backoff(attempt: number, ms?: number): Promise<void> {
   await new Promise((r) => setTimeout(r, wait));
 }
 
-async function errorFrom(res: Dispatcher.ResponseData, what: string): Promise<RegistryHttpError> {
+async function errorFrom(res: HttpResponse, what: string): Promise<RegistryHttpError> {
   let code: string | undefined;
   let message = `${what}: HTTP ${res.statusCode}`;
   try {

@@ -140,7 +140,7 @@ export async function loadTlsSettings(registry: string, opts: TlsSettingsOptions
 }
 
 /**
- * Options for tls.connect / undici's `connect`: custom CAs are added to Node's bundled roots (Node's `ca` option
+ * Options for tls.connect / an https.Agent: custom CAs are added to Node's bundled roots (Node's `ca` option
  * replaces them, whereas containers/image adds to the system pool).
  */
 export function tlsConnectOptions(settings: TlsSettings): {

@@ -6,10 +6,6 @@ import { loadTlsSettings } from '../client/tls-settings.js';
 import { isBlocked, isInsecure, loadRegistriesConf, pullSources, type RegistriesConf } from '../client/registries-conf.js';
 import type { Reference } from '../oci/reference.js';
 import { DockerDestination, DockerSource, parseDockerSpec } from './docker.js';
-import { openOciDestination, openOciSource } from './oci-layout.js';
-import { openOciArchiveDestination, openOciArchiveSource } from './oci-archive.js';
-import { openDirDestination, openDirSource } from './dir.js';
-import { openDockerArchiveDestination, openDockerArchiveSource } from './docker-archive.js';
 import type { ImageDestination, ImageSource } from './types.js';
 
 export interface RegistryAccess {
@@ -57,10 +53,11 @@ export async function openSource(name: string, a: RegistryAccess = {}): Promise<
   const { transport, spec } = splitTransport(name);
   switch (transport) {
     case 'docker': return openDockerSource(parseDockerSpec(spec), a);
-    case 'oci': return openOciSource(spec);
-    case 'oci-archive': return openOciArchiveSource(spec);
-    case 'dir': return openDirSource(spec);
-    case 'docker-archive': return openDockerArchiveSource(spec);
+    // Local transports load on use: a command pays only for the formats it touches.
+    case 'oci': return (await import('./oci-layout.js')).openOciSource(spec);
+    case 'oci-archive': return (await import('./oci-archive.js')).openOciArchiveSource(spec);
+    case 'dir': return (await import('./dir.js')).openDirSource(spec);
+    case 'docker-archive': return (await import('./docker-archive.js')).openDockerArchiveSource(spec);
   }
 }
 
@@ -97,9 +94,9 @@ export async function openDestination(name: string, a: RegistryAccess = {}): Pro
       const ref = parseDockerSpec(spec);
       return new DockerDestination(ref, await registryClientFor(ref, a));
     }
-    case 'oci': return openOciDestination(spec);
-    case 'oci-archive': return openOciArchiveDestination(spec);
-    case 'dir': return openDirDestination(spec);
-    case 'docker-archive': return openDockerArchiveDestination(spec);
+    case 'oci': return (await import('./oci-layout.js')).openOciDestination(spec);
+    case 'oci-archive': return (await import('./oci-archive.js')).openOciArchiveDestination(spec);
+    case 'dir': return (await import('./dir.js')).openDirDestination(spec);
+    case 'docker-archive': return (await import('./docker-archive.js')).openDockerArchiveDestination(spec);
   }
 }

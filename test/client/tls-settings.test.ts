@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { HttpPools } from '../../src/client/http-transport.js';
 import { findCertDir, loadTlsSettings, tlsConnectOptions, type TlsSettings } from '../../src/client/tls-settings.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wharf-tls-'));
@@ -75,12 +75,13 @@ function certsD(host: string, files: Record<string, string>): { root: string; ho
 }
 
 async function get(settings: TlsSettings): Promise<{ authorized: boolean; cn: string | null }> {
-  const agent = new Agent({ connect: tlsConnectOptions(settings) });
+  // The registry client's own connection pools, so the handshake tested is the one it makes.
+  const pools = new HttpPools(tlsConnectOptions(settings));
   try {
-    const res = await request(`https://127.0.0.1:${port}/`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const res = await pools.request(`https://127.0.0.1:${port}/`, { method: 'GET' });
     return (await res.body.json()) as { authorized: boolean; cn: string | null };
   } finally {
-    await agent.close();
+    pools.close();
   }
 }
 
