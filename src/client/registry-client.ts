@@ -1,6 +1,6 @@
 // Speaks the Distribution API to any registry: auth challenges (Basic, Bearer tokens cached per scope),
 // TLS settings, plain-HTTP fallback for insecure registries, retries with backoff.
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { HttpPools, type HttpResponse, type ResponseBody } from './http-transport.js';
 import { digestOf } from '../oci/digest.js';
 import { parseChallenges, type Challenge } from './www-authenticate.js';
@@ -239,8 +239,11 @@ export class RegistryClient {
     return res.status === 404 ? null : Number(headerValue(res.headers['content-length']) ?? -1);
   }
 
-  async getBlob(repo: string, digest: string): Promise<Readable> {
-    const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scopes: [pullScope(repo)], followRedirects: true });
+  /** A blob's bytes, from `offset` on when given (a Range request; skipped locally if the registry ignores it). */
+  async getBlob(repo: string, digest: string, offset = 0): Promise<Readable> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { headers, scopes: [pullScope(repo)], followRedirects: true });
+    if (offset > 0 && res.status !== 206) return res.body.pipe(skipBytes(offset));
     return res.body;
   }
 
@@ -260,17 +263,56 @@ export class RegistryClient {
     return false;
   }
 
-  /** Uploads a blob as one streamed PUT (POST to start, PUT ?digest= with the body). */
-  async uploadBlob(repo: string, digest: string, size: number, body: Readable): Promise<void> {
+  private async startUpload(repo: string): Promise<string> {
     const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { scopes: [pushScope(repo)], expect: [201, 202] });
     await start.body.dump();
     const location = headerValue(start.headers.location);
     if (!location) throw new RegistryHttpError(`${this.registry} started an upload without a Location`, 502);
-    const url = new URL(await this.absolute(location));
+    return this.absolute(location);
+  }
+
+  /**
+   * Uploads a blob: POST to start, PATCH with the streamed body, PUT ?digest= to commit. When the
+   * connection drops mid-PATCH and `resume` can re-read the source, the upload's status says how far
+   * the registry got, and the rest is sent from there (a few times at most).
+   */
+  async uploadBlob(repo: string, digest: string, size: number, body: Readable, resume?: (offset: number) => Promise<Readable>): Promise<void> {
+    const scopes = [pushScope(repo)];
+    let location = await this.startUpload(repo);
+    let stream = body;
+    let offset = 0;
+    for (let attempt = 0; size !== 0; attempt++) {
+      const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+      if (size >= 0) headers['content-length'] = String(size - offset);
+      if (offset > 0) headers['content-range'] = `${offset}-${size - 1}`;
+      try {
+        const res = await this.request('PATCH', location, { body: stream, headers, scopes });
+        await res.body.dump();
+        const next = headerValue(res.headers.location);
+        if (next) location = await this.absolute(next);
+        break;
+      } catch (e) {
+        // HTTP refusals are final here; only a dropped connection is worth resuming.
+        if (e instanceof RegistryHttpError || !resume || size < 0 || attempt >= 3) throw e;
+        stream.destroy();
+        const st = await this.request('GET', location, { scopes, expect: [404] });
+        await st.body.dump();
+        const range = /^0-(\d+)$/.exec(headerValue(st.headers.range) ?? '');
+        if (st.status === 404 || !range || range[1] === '0') {
+          // Unknown session, or "0-0" (nothing or one byte): start over cleanly.
+          location = await this.startUpload(repo);
+          offset = 0;
+        } else {
+          offset = Number(range[1]) + 1;
+          const next = headerValue(st.headers.location);
+          if (next) location = await this.absolute(next);
+        }
+        stream = await resume(offset);
+      }
+    }
+    const url = new URL(location);
     url.searchParams.set('digest', digest);
-    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-    if (size >= 0) headers['content-length'] = String(size);
-    const res = await this.request('PUT', url.toString(), { body, headers, scopes: [pushScope(repo)] });
+    const res = await this.request('PUT', url.toString(), { headers: { 'content-length': '0' }, scopes });
     await res.body.dump();
   }
 
@@ -300,6 +342,19 @@ export function pullScope(repo: string): string {
 
 export function pushScope(repo: string): string {
   return `repository:${repo}:pull,push`;
+}
+
+/** Drops the first `n` bytes of a stream. */
+function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      if (left >= chunk.length) { left -= chunk.length; return cb(); }
+      const rest = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      cb(null, rest);
+    },
+  });
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -201,10 +201,19 @@ class CopyEngine {
     }
     const tail = new PassThrough({ highWaterMark: 1 << 20 });
     const flowing = pipeline([body, ...stages, tail]);
-    const stored = this.dest.putBlob(blob, tail).catch((e: unknown) => {
+    // A destination that verifies whole blobs may resume a dropped upload from the source at an offset.
+    const src = this.src;
+    const resume = this.dest.verifiesBlobs && src.getBlobFrom ? (offset: number) => src.getBlobFrom!(blob, offset) : undefined;
+    const stored = this.dest.putBlob(blob, tail, { resume }).catch((e: unknown) => {
       tail.destroy(e as Error); // stop reading the source too
       throw e;
     });
-    await Promise.all([stored, flowing]);
+    if (resume) {
+      // After a resume the first stream is abandoned; the verified upload is what counts.
+      flowing.catch(() => undefined);
+      await stored;
+    } else {
+      await Promise.all([stored, flowing]);
+    }
   }
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { MediaTypes } from '../oci/media-types.js';
 import { parseReference, referenceTarget, type Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../client/registry-client.js';
-import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
+import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes, PutBlobOptions } from './types.js';
 
 /** Every manifest type we can handle, for Accept. */
 export const ACCEPT_MANIFESTS = [
@@ -43,6 +43,10 @@ export class DockerSource implements ImageSource {
     return this.client.getBlob(this.ref.repository, blob.digest);
   }
 
+  async getBlobFrom(blob: BlobInfo, offset: number): Promise<Readable> {
+    return this.client.getBlob(this.ref.repository, blob.digest, offset);
+  }
+
   async listTags(): Promise<string[]> {
     return this.client.listTags(this.ref.repository);
   }
@@ -73,8 +77,8 @@ export class DockerDestination implements ImageDestination {
     return this.client.mountBlob(this.ref.repository, blob.digest, from.repository);
   }
 
-  async putBlob(blob: BlobInfo, body: Readable): Promise<void> {
-    await this.client.uploadBlob(this.ref.repository, blob.digest, blob.size, body);
+  async putBlob(blob: BlobInfo, body: Readable, opts?: PutBlobOptions): Promise<void> {
+    await this.client.uploadBlob(this.ref.repository, blob.digest, blob.size, body, opts?.resume);
   }
 
   async putManifest(m: ManifestBytes, instanceDigest?: string): Promise<void> {

@@ -371,6 +371,12 @@ export class OciLayout implements ImageSource, ImageDestination {
     return openVerified(this.blobPath(blob.digest), blob.digest, blob.size, `${this.name}: blob`);
   }
 
+  async getBlobFrom(blob: BlobInfo, offset: number): Promise<Readable> {
+    this.need('read');
+    const fh = await open(this.blobPath(blob.digest), 'r');
+    return fh.createReadStream({ start: offset, highWaterMark: IO_CHUNK });
+  }
+
   // --- ImageDestination --------------------------------------------------------------------------
 
   supportsManifestType(mediaType: string): boolean {

@@ -26,12 +26,17 @@ export interface ImageSource {
   getManifest(instanceDigest?: string): Promise<ManifestBytes>;
   /** A blob's bytes. Callers verify the digest while reading. */
   getBlob(blob: BlobInfo): Promise<Readable>;
+  /**
+   * Optional: the blob's bytes from `offset` on, to resume an interrupted upload. Not verified here:
+   * only a destination that verifies the whole blob (a registry) asks for it.
+   */
+  getBlobFrom?(blob: BlobInfo, offset: number): Promise<Readable>;
   close(): Promise<void>;
 }
 
 export interface PutBlobOptions {
-  /** A repository on the same registry that already holds the blob: a cross-repository mount may do instead of an upload. */
-  mountFrom?: { registry: string; repository: string };
+  /** Re-reads the blob from an offset, so a dropped upload continues where it stopped. */
+  resume?: (offset: number) => Promise<Readable>;
 }
 
 export interface ImageDestination {
