@@ -133,17 +133,12 @@ class CopyEngine {
 
   private async copyBlobs(blobs: Descriptor[]): Promise<void> {
     const limit = Math.max(1, this.opts.parallel ?? 6);
-    // Config first, alone: some destinations (docker-archive) need it before the layers.
-    const [config, ...layers] = blobs;
-    if (config) await this.copyBlobOnce(config);
+    // Config and layers together: destinations need only that the manifest comes after every blob.
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < layers.length) {
-        const d = layers[next++]!;
-        await this.copyBlobOnce(d);
-      }
+      while (next < blobs.length) await this.copyBlobOnce(blobs[next++]!);
     };
-    await Promise.all(Array.from({ length: Math.min(limit, layers.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(limit, blobs.length) }, worker));
   }
 
   private copyBlobOnce(d: Descriptor): Promise<void> {
