@@ -25,7 +25,6 @@ class TtyProgress implements ProgressReporter {
     if (e.type === 'blob-start') this.bars.set(e.digest, { size: e.size, done: 0, started: Date.now() });
     else if (e.type === 'blob-progress') { const b = this.bars.get(e.digest); if (b) b.done += e.bytes; }
     else if (e.type === 'blob-done') { const b = this.bars.get(e.digest); if (b) { b.how = e.how; b.done = Math.max(b.done, e.size); } }
-    else if (e.type === 'manifest') this.out.write('');
     const now = Date.now();
     if (e.type !== 'blob-progress' || now - this.last > 100) { this.last = now; this.render(); }
   }

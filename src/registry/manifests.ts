@@ -43,14 +43,13 @@ export class ManifestService {
     assertName(repository);
     // Check references before creating anything: a refused manifest leaves no trace.
     const existingId = await this.ctx.meta.repositoryId(repository);
-    const repoId = existingId ?? -1;
 
     const blobDigests = unique(parsed.blobs.map((d) => d.digest));
-    const present = await this.ctx.meta.existingBlobs(repoId, blobDigests);
+    const present = existingId === null ? new Set<string>() : await this.ctx.meta.existingBlobs(existingId, blobDigests);
     const missingBlob = blobDigests.find((d) => !present.has(d));
     if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${missingBlob} unknown to repository`, { detail: { digest: missingBlob } });
     const childDigests = unique(parsed.children.map((d) => d.digest));
-    const children = await this.ctx.meta.existingManifests(repoId, childDigests);
+    const children = existingId === null ? new Set<string>() : await this.ctx.meta.existingManifests(existingId, childDigests);
     const missingChild = childDigests.find((d) => !children.has(d));
     if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${missingChild} unknown to repository`, { detail: { digest: missingChild } });
 

@@ -82,11 +82,10 @@ const MAX_DRAIN_BYTES = 64 << 20;
  */
 export function drainRequest(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;
-  const declared = Number(req.headers['content-length'] ?? NaN);
   let drained = 0;
   req.on('data', (chunk: Buffer) => {
     drained += chunk.length;
-    if (drained > MAX_DRAIN_BYTES && !(declared <= MAX_DRAIN_BYTES)) req.socket.destroy();
+    if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
   });
   req.resume();
 }

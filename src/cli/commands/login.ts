@@ -1,9 +1,7 @@
 // wharf login / logout: credentials in the containers auth.json, checked against the registry first.
 import type { Command } from 'commander';
-import { RegistryClient } from '../../client/registry-client.js';
 import { removeAllCredentials, removeCredentials, resolveCredentials, storeCredentials } from '../../client/auth-file.js';
-import { loadTlsSettings } from '../../client/tls-settings.js';
-import { isInsecure, loadRegistriesConf } from '../../client/registries-conf.js';
+import { registryClientFor } from '../../transports/open.js';
 import { readPassword, readStdin, readLine } from '../prompt.js';
 
 interface LoginFlags { username?: string; password?: string; passwordStdin?: boolean; authfile?: string; tlsVerify?: boolean; certDir?: string; getLogin?: boolean }
@@ -39,10 +37,7 @@ export function registerLogin(program: Command): void {
       if (!username) username = await readLine('Username: ');
       if (password === undefined) password = await readPassword('Password: ');
       if (!username) throw new Error('a username is required');
-      const conf = await loadRegistriesConf().catch(() => null);
-      const insecure = f.tlsVerify === false || (f.tlsVerify === undefined && conf !== null && isInsecure(conf, registry));
-      const tls = await loadTlsSettings(registry, { certDir: f.certDir, tlsVerify: insecure ? false : f.tlsVerify });
-      const client = new RegistryClient({ registry, credentials: { username, password }, tls, insecure, retryTimes: 1 });
+      const client = await registryClientFor({ registry, repository: '' }, { creds: `${username}:${password}`, tlsVerify: f.tlsVerify, certDir: f.certDir, retryTimes: 1 });
       try {
         await client.checkLogin();
       } finally {
