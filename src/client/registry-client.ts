@@ -292,8 +292,11 @@ export class RegistryClient {
         if (next) location = await this.absolute(next);
         break;
       } catch (e) {
-        // HTTP refusals are final here; only a dropped connection is worth resuming.
-        if (e instanceof RegistryHttpError || !resume || size < 0 || attempt >= 3) throw e;
+        // HTTP refusals are final here; only a dropped connection is worth resuming. Except a 416 on a
+        // resumed PATCH: the registry was still storing bytes of the dropped request when it reported
+        // its offset, so it is further along than we asked: ask again.
+        const overtaken = e instanceof RegistryHttpError && e.status === 416 && offset > 0;
+        if ((e instanceof RegistryHttpError && !overtaken) || !resume || size < 0 || attempt >= 3) throw e;
         stream.destroy();
         const st = await this.request('GET', location, { scopes, expect: [404] });
         await st.body.dump();

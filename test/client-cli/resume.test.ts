@@ -77,7 +77,10 @@ test('an upload cut mid-body resumes from where the registry got to', async () =
   // One upload session per blob (config, layer): the layer was resumed, not started again.
   assert.equal(seen.filter((l) => l.startsWith('POST /v2/resume/app/blobs/uploads/')).length, 2, seen.join('\n'));
   assert.ok(seen.some((l) => /^GET \/v2\/resume\/app\/blobs\/uploads\/./.test(l)), 'the client asked for the upload status');
-  assert.equal(seen.filter((l) => l.startsWith('PATCH ')).length, 3, seen.join('\n'));
+  // config, layer, layer resumed; one more when the registry was still storing bytes of the cut request
+  // as it answered the status query (it then refuses the resumed PATCH with 416 and is asked again).
+  const patches = seen.filter((l) => l.startsWith('PATCH ')).length;
+  assert.ok(patches === 3 || patches === 4, seen.join('\n'));
   const inspect = spawnSync(process.execPath, [wharfBin, 'inspect', '--raw', '--tls-verify=false', `docker://${registry.addr}/resume/app:1`], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: dir, REGISTRY_AUTH_FILE: join(dir, 'auth.json'), CONTAINERS_REGISTRIES_CONF: join(dir, 'empty.conf') } });
   assert.equal(inspect.stdout, image.manifest.toString());
 });
