@@ -134,11 +134,14 @@ class CopyEngine {
   private async copyBlobs(blobs: Descriptor[]): Promise<void> {
     const limit = Math.max(1, this.opts.parallel ?? 6);
     // Config and layers together: destinations need only that the manifest comes after every blob.
+    // Largest first: the last blobs to start are then the small ones, so the copy does not end with one
+    // big layer crawling alone (longest-processing-time-first scheduling).
+    const queue = [...blobs].sort((a, b) => b.size - a.size);
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < blobs.length) await this.copyBlobOnce(blobs[next++]!);
+      while (next < queue.length) await this.copyBlobOnce(queue[next++]!);
     };
-    await Promise.all(Array.from({ length: Math.min(limit, blobs.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   }
 
   private copyBlobOnce(d: Descriptor): Promise<void> {
@@ -194,8 +197,9 @@ class CopyEngine {
         },
       }));
     }
-    const tail = new PassThrough({ highWaterMark: 1 << 20 });
-    const flowing = pipeline([body, ...stages, tail]);
+    // Every stream hop costs a pause/resume round per chunk: without stages the body goes straight to the destination.
+    const tail = stages.length > 0 ? new PassThrough({ highWaterMark: 1 << 20 }) : body;
+    const flowing = stages.length > 0 ? pipeline([body, ...stages, tail]) : Promise.resolve();
     // A destination that verifies whole blobs may resume a dropped upload from the source at an offset.
     const src = this.src;
     const resume = this.dest.verifiesBlobs && src.getBlobFrom ? (offset: number) => src.getBlobFrom!(blob, offset) : undefined;

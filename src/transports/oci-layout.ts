@@ -14,7 +14,6 @@
 //
 // This module also exports the small file helpers the other local transports share.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
@@ -28,6 +27,7 @@ import { sniffMediaType } from './docker.js';
 import { parseLocalTransport } from './local.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError, verifyingStream } from './verify.js';
+import { VerifiedFileWriter } from './verified-file-writer.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_VERSION = '1.0.0';
@@ -83,12 +83,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, t
  */
 export async function storeVerified(body: Readable, digest: string, size: number, path: string, tmpDir: string, what = 'blob'): Promise<number> {
   const tmp = tempPath(tmpDir);
-  const v = verifyingStream(digest, size, what);
+  const file = new VerifiedFileWriter(tmp, digest, size, what);
   try {
-    // flush: fsync before close; the pipeline ends once the file is closed.
-    await pipelineAsync(body, v, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: IO_CHUNK }));
+    // The pipeline ends once the file is verified, fsync'd and closed.
+    await pipelineAsync(body, file);
     await rename(tmp, path);
-    return v.bytes;
+    return file.bytes;
   } catch (e) {
     body.destroy();
     await rm(tmp, { force: true });
