@@ -1,4 +1,4 @@
-// Runs `wharf copy` (the compiled CLI, dist/src/cli/main.js) isolated from the host's client state, the way
+// Runs `wharf copy` (bin/wharf.cjs, the command as installed) isolated from the host's client state, the way
 // bench/skopeo.ts isolates skopeo: a private HOME, XDG_RUNTIME_DIR, REGISTRY_AUTH_FILE (empty auth file) and
 // TMPDIR, all removed afterwards, and an environment reduced to PATH — so no host credentials, certs.d or
 // registries.conf under $HOME, and no NODE_OPTIONS, are picked up.

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // wharf <command>: the registry server and the client commands (skopeo's surface).
 // Each command's module is loaded only when that command runs: a `wharf copy` never loads the server.
 import { Command } from 'commander';

@@ -8,8 +8,8 @@ import { createInterface } from 'node:readline';
 import { stopChild } from './process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** Path of the compiled CLI entry point (dist/src/cli/main.js). */
-export const wharfBin = join(here, '..', '..', 'src', 'cli', 'main.js');
+/** The `wharf` command as installed (bin/wharf.cjs, which runs the bundle `npm run build` makes): tests run what ships. */
+export const wharfBin = join(here, '..', '..', '..', 'bin', 'wharf.cjs');
 
 export interface WharfServer {
   /** host:port, e.g. 127.0.0.1:41234 */

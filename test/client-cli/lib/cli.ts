@@ -29,7 +29,7 @@ export class Cli {
   private readonly spawned = new Set<ChildProcess>();
 
   constructor() {
-    if (!existsSync(wharfBin)) throw new Error(`wharf is not built: ${wharfBin} does not exist (run npx tsc -p tsconfig.json)`);
+    if (!existsSync(wharfBin)) throw new Error(`wharf is not built: ${wharfBin} does not exist (run npm run build)`);
     this.env = new ClientEnv();
   }
 

@@ -23,7 +23,7 @@ async function start(name: TargetName): Promise<Registry> {
     const d = await startDistribution();
     return { name, addr: d.addr, url: d.url, stop: () => d.stop() };
   }
-  if (!existsSync(wharfBin)) throw new Error(`Wharf is not built: ${wharfBin} does not exist (run npx tsc -p tsconfig.json)`);
+  if (!existsSync(wharfBin)) throw new Error(`Wharf is not built: ${wharfBin} does not exist (run npm run build)`);
   const w = await startWharf({ timeoutMs: 20_000 });
   return {
     name, addr: w.addr, url: w.url,
