@@ -298,17 +298,14 @@ export class RegistryClient {
         const overtaken = e instanceof RegistryHttpError && e.status === 416 && offset > 0;
         if ((e instanceof RegistryHttpError && !overtaken) || !resume || size < 0 || attempt >= 3) throw e;
         stream.destroy();
-        const st = await this.request('GET', location, { scopes, expect: [404] });
-        await st.body.dump();
-        const range = /^0-(\d+)$/.exec(headerValue(st.headers.range) ?? '');
-        if (st.status === 404 || !range || range[1] === '0') {
-          // Unknown session, or "0-0" (nothing or one byte): start over cleanly.
+        const st = await this.settledUploadStatus(location, scopes);
+        if (!st) {
+          // Unknown session, or nothing stored: start over cleanly.
           location = await this.startUpload(repo);
           offset = 0;
         } else {
-          offset = Number(range[1]) + 1;
-          const next = headerValue(st.headers.location);
-          if (next) location = await this.absolute(next);
+          offset = st.offset;
+          if (st.location) location = st.location;
         }
         stream = await resume(offset);
       }
@@ -317,6 +314,28 @@ export class RegistryClient {
     url.searchParams.set('digest', digest);
     const res = await this.request('PUT', url.toString(), { headers: { 'content-length': '0' }, scopes });
     await res.body.dump();
+  }
+
+  /**
+   * Where an interrupted upload stands: the offset to continue from, or null when the session is gone
+   * or holds nothing ("0-0" also means one byte; starting over is as cheap). The registry may still be
+   * storing bytes of the dropped request, so the status is read until two reads 100 ms apart agree.
+   */
+  private async settledUploadStatus(location: string, scopes: string[]): Promise<{ offset: number; location?: string } | null> {
+    let last: { offset: number; location?: string } | null | undefined;
+    for (let read = 0; read < 5; read++) {
+      if (read > 0) await new Promise((r) => setTimeout(r, 100));
+      const st = await this.request('GET', location, { scopes, expect: [404] });
+      await st.body.dump();
+      const range = /^0-(\d+)$/.exec(headerValue(st.headers.range) ?? '');
+      const next = headerValue(st.headers.location);
+      const now = st.status === 404 || !range || range[1] === '0'
+        ? null
+        : { offset: Number(range[1]) + 1, location: next ? await this.absolute(next) : undefined };
+      if (last !== undefined && (now?.offset ?? -1) === (last?.offset ?? -1)) return now;
+      last = now;
+    }
+    return last ?? null;
   }
 
   /** Every tag, following Link pagination. */
