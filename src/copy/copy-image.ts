@@ -10,6 +10,9 @@ import { verifyingStream } from '../transports/verify.js';
 import { convertImageManifest, convertIndex, formatOf, type ManifestFormat } from './convert.js';
 import { choosePlatform, hostPlatform, type Platform } from './platform.js';
 
+/** Blobs below this size are copied before the big ones (see copyBlobs). */
+const SMALL_BLOB = 1 << 20;
+
 export type MultiArch = 'system' | 'all' | 'index-only';
 
 export type CopyEvent =
@@ -134,9 +137,11 @@ class CopyEngine {
   private async copyBlobs(blobs: Descriptor[]): Promise<void> {
     const limit = Math.max(1, this.opts.parallel ?? 6);
     // Config and layers together: destinations need only that the manifest comes after every blob.
-    // Largest first: the last blobs to start are then the small ones, so the copy does not end with one
-    // big layer crawling alone (longest-processing-time-first scheduling).
-    const queue = [...blobs].sort((a, b) => b.size - a.size);
+    // Small blobs (the config) first: they take a moment, and one left for last would end the copy with
+    // an fsync queued behind the big ones'. Then the largest first, so the copy does not end with one big
+    // layer crawling alone (longest-processing-time-first scheduling).
+    const small = (d: Descriptor): boolean => d.size < SMALL_BLOB;
+    const queue = [...blobs.filter(small), ...blobs.filter((d) => !small(d)).sort((a, b) => b.size - a.size)];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < queue.length) await this.copyBlobOnce(queue[next++]!);

@@ -4,7 +4,7 @@
 //
 // One stream instead of a hashing Transform piped into fs.WriteStream: each hop between streams costs a
 // pause/resume round per chunk, which on a fast link is as expensive as the write itself.
-import { close, fsync, open, writev } from 'node:fs';
+import { close, fdatasync, fsync, open, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseDigest } from '../oci/digest.js';
 import { hashFileAsWritten, type FileHasher } from './file-hasher.js';
@@ -12,6 +12,11 @@ import { VerificationError } from './verify.js';
 
 /** Bytes gathered before a write: few system calls, thread-pool round trips and hasher messages. */
 const WRITE_BATCH = 1 << 20;
+/**
+ * Every this many bytes a background fdatasync starts writeback: the disk works while the network
+ * does, and the fsync that ends the blob has little left to wait for.
+ */
+const FLUSH_EVERY = 8 << 20;
 
 export class VerifiedFileWriter extends Writable {
   private fd: number | undefined;
@@ -22,9 +27,13 @@ export class VerifiedFileWriter extends Writable {
   private written = 0;
   private batch: Buffer[] = [];
   private batchLength = 0;
-  /** A write or fsync in flight: the descriptor is closed only after it (it could be reused meanwhile). */
-  private busy = false;
+  /** Writes and syncs in flight: the descriptor is closed only after them (it could be reused meanwhile). */
+  private ops = 0;
   private whenIdle: (() => void) | undefined;
+  private flushedAt = 0;
+  private flushing = false;
+  /** A background flush failed: the blob fails (a later fsync may not report the same error again). */
+  private flushError: Error | undefined;
   private readonly algorithm;
   private readonly hex;
 
@@ -70,7 +79,11 @@ export class VerifiedFileWriter extends Writable {
       if (e) return cb(e);
       const hashed = this.hasher!.finish(this.written);
       this.hasher = undefined;
-      const synced = new Promise<void>((resolve, reject) => this.io((done) => fsync(this.fd!, done), (err) => (err ? reject(err) : resolve())));
+      const synced = new Promise<void>((resolve, reject) => this.io((done) => fsync(this.fd!, done), (err) => {
+        const failed = err ?? this.flushError;
+        if (failed) reject(failed);
+        else resolve();
+      }));
       Promise.all([hashed, synced]).then(([hex]) => {
         if (hex !== this.hex) throw this.mismatch(`digest mismatch: content hashes to ${this.algorithm}:${hex}`);
         this.closeFile(cb);
@@ -82,7 +95,7 @@ export class VerifiedFileWriter extends Writable {
     this.hasher?.abort();
     this.hasher = undefined;
     const close = (): void => this.closeFile(() => cb(err));
-    if (this.busy) this.whenIdle = close;
+    if (this.ops > 0) this.whenIdle = close;
     else close();
   }
 
@@ -111,19 +124,33 @@ export class VerifiedFileWriter extends Writable {
       if (e) return cb(e);
       this.written += len;
       this.hasher?.wrote(chunks, this.written);
+      this.startWriteback();
       cb();
     });
   }
 
-  /** Runs one operation on the descriptor, then whatever waited for it to be idle. */
+  private startWriteback(): void {
+    if (this.flushing || this.written - this.flushedAt < FLUSH_EVERY) return;
+    this.flushing = true;
+    this.flushedAt = this.written;
+    this.io((done) => fdatasync(this.fd!, done), (e) => {
+      this.flushing = false;
+      if (e) this.flushError ??= e;
+    });
+  }
+
+  /** Runs an operation on the descriptor; once none is in flight, whatever waited for that. */
   private io(op: (done: (e: Error | null) => void) => void, cb: (e: Error | null) => void): void {
-    this.busy = true;
+    this.ops++;
     op((e) => {
-      this.busy = false;
-      const waiting = this.whenIdle;
-      this.whenIdle = undefined;
-      if (waiting) waiting(); // destroyed meanwhile: close now; the stream has already failed
-      else cb(e);
+      this.ops--;
+      if (!this.whenIdle) return cb(e);
+      // Destroyed meanwhile: the stream has already failed; close once the last operation is back.
+      if (this.ops === 0) {
+        const waiting = this.whenIdle;
+        this.whenIdle = undefined;
+        waiting();
+      }
     });
   }
 
