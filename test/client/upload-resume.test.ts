@@ -118,38 +118,32 @@ function steps(log: string[]): string[] {
   return out;
 }
 
-test('uploadBlob resumes a dropped PATCH from the offset the registry reports', async () => {
+/** Uploads DATA through the scripted registry; checks it arrived whole; returns the resume offsets and the log. */
+async function scenario(script: Script): Promise<{ offsets: number[]; log: string[] }> {
   let offsets: number[] = [];
   let log: string[] = [];
-  const stored = await withRegistry({ dropAfter: 1 << 20, lateBytes: 0, lateAfterReports: 0 }, async (addr, l) => {
+  const stored = await withRegistry(script, async (addr, l) => {
     offsets = await upload(addr);
     log = l;
   });
   assert.ok(stored.equals(DATA), 'the registry holds exactly the blob');
+  return { offsets, log };
+}
+
+test('uploadBlob resumes a dropped PATCH from the offset the registry reports', async () => {
+  const { offsets, log } = await scenario({ dropAfter: 1 << 20, lateBytes: 0, lateAfterReports: 0 });
   assert.deepEqual(offsets, [1 << 20]);
   assert.deepEqual(steps(log), ['POST /v2/team/app/blobs/uploads/', `PATCH ${UPLOAD}`, `GET ${UPLOAD}`, `PATCH ${UPLOAD}`, `PUT ${UPLOAD}`]);
 });
 
 test('uploadBlob waits for the status to settle when the registry is still storing the dropped request', async () => {
-  let offsets: number[] = [];
-  let log: string[] = [];
-  const stored = await withRegistry({ dropAfter: 1 << 20, lateBytes: 65536, lateAfterReports: 1 }, async (addr, l) => {
-    offsets = await upload(addr);
-    log = l;
-  });
-  assert.ok(stored.equals(DATA), 'the registry holds exactly the blob');
+  const { offsets, log } = await scenario({ dropAfter: 1 << 20, lateBytes: 65536, lateAfterReports: 1 });
   assert.deepEqual(offsets, [(1 << 20) + 65536], 'resumed once, from the settled offset');
   assert.equal(log.filter((l) => l.startsWith('PATCH ')).length, 2, log.join('\n'));
 });
 
 test('uploadBlob asks again when the registry moves on after its status settled (416 on the resumed PATCH)', async () => {
-  let offsets: number[] = [];
-  let log: string[] = [];
-  const stored = await withRegistry({ dropAfter: 1 << 20, lateBytes: 65536, lateAfterReports: 2 }, async (addr, l) => {
-    offsets = await upload(addr);
-    log = l;
-  });
-  assert.ok(stored.equals(DATA), 'the registry holds exactly the blob');
+  const { offsets, log } = await scenario({ dropAfter: 1 << 20, lateBytes: 65536, lateAfterReports: 2 });
   assert.deepEqual(offsets, [1 << 20, (1 << 20) + 65536]);
   assert.equal(log.filter((l) => l.startsWith('PATCH ')).length, 3, log.join('\n'));
   assert.equal(log.filter((l) => l.startsWith('POST ')).length, 1, 'one upload session throughout');
