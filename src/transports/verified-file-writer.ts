@@ -31,7 +31,8 @@ export class VerifiedFileWriter extends Writable {
   private ops = 0;
   private whenIdle: (() => void) | undefined;
   private flushedAt = 0;
-  private flushing = false;
+  /** The background flush in flight, if any. */
+  private writeback: Promise<void> | undefined;
   /** A background flush failed: the blob fails (a later fsync may not report the same error again). */
   private flushError: Error | undefined;
   private readonly algorithm;
@@ -79,10 +80,14 @@ export class VerifiedFileWriter extends Writable {
       if (e) return cb(e);
       const hashed = this.hasher!.finish(this.written);
       this.hasher = undefined;
-      const synced = new Promise<void>((resolve, reject) => this.io((done) => fsync(this.fd!, done), (err) => {
-        const failed = err ?? this.flushError;
-        if (failed) reject(failed);
-        else resolve();
+      // The final fsync waits for the background flush: run side by side, either could be the one told
+      // of a write-back error (Linux reports it once per descriptor), and the descriptor stays open for both.
+      const synced = (this.writeback ?? Promise.resolve()).then(() => new Promise<void>((resolve, reject) => {
+        this.io((done) => fsync(this.fd!, done), (err) => {
+          const failed = err ?? this.flushError;
+          if (failed) reject(failed);
+          else resolve();
+        });
       }));
       Promise.all([hashed, synced]).then(([hex]) => {
         if (hex !== this.hex) throw this.mismatch(`digest mismatch: content hashes to ${this.algorithm}:${hex}`);
@@ -130,12 +135,14 @@ export class VerifiedFileWriter extends Writable {
   }
 
   private startWriteback(): void {
-    if (this.flushing || this.written - this.flushedAt < FLUSH_EVERY) return;
-    this.flushing = true;
+    if (this.writeback || this.written - this.flushedAt < FLUSH_EVERY) return;
     this.flushedAt = this.written;
-    this.io((done) => fdatasync(this.fd!, done), (e) => {
-      this.flushing = false;
-      if (e) this.flushError ??= e;
+    this.writeback = new Promise((resolve) => {
+      this.io((done) => fdatasync(this.fd!, done), (e) => {
+        this.writeback = undefined;
+        if (e) this.flushError ??= e;
+        resolve();
+      });
     });
   }
 
