@@ -13,11 +13,8 @@
 //    before each run; the tool that goes first alternates from step to step and from repetition to repetition
 //    (the second pusher of a step uploads content the registry already stores under the other repository:
 //    Distribution still receives and hashes every byte, it only skips the final rename).
-// Rows: time of each copy, median over BENCH_REPEAT; ratio = skopeo time / wharf time (>1: wharf copy faster).
-// The multi-layer pull lasts about half a second, so one noisy sample on this shared machine moves a
-// median of three by 10%: each repetition pulls it PULL_MULTI_ROUNDS times (alternating which tool goes
-// first), and the row is the median of all those samples. Re-pulling the same repository changes nothing
-// for either tool: both pull every time into a fresh directory.
+// Rows: time of each copy, median over BENCH_REPEAT (the multi-layer pull: over PULL_MULTI_ROUNDS pulls
+// per repetition, alternating which tool goes first); ratio = skopeo time / wharf time (>1: wharf faster).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,11 +27,8 @@ import { procCpuSeconds } from './rss.js';
 import type { Fixtures } from './server-section.js';
 import type { BenchServer } from './servers.js';
 import { skopeoPull, skopeoPush } from './skopeo.js';
-import { errorMessage, log, makeTempDir, MiB, removeTempDir, runOk, type RunResult } from './util.js';
+import { errorMessage, log, makeTempDir, MiB, PULL_MULTI_ROUNDS, removeTempDir, runOk, type RunResult } from './util.js';
 import { wharfBin, wharfPull, wharfPush } from './wharf-client.js';
-
-/** Pulls of the multi-layer image per repetition (see above). */
-const PULL_MULTI_ROUNDS = 3;
 
 export interface ClientSectionOptions {
   runId: string;
@@ -224,7 +218,7 @@ export async function runClientSection(report: Report, registry: BenchServer, fx
   }
 
   for (let rep = 0; rep < reps; rep++) {
-    if (rep > 0) stepNo++; // four steps per repetition: shift so each repetition starts with the other tool
+    if (rep > 0) stepNo++; // an even number of steps per repetition: shift so each repetition starts with the other tool
     await push('big', rep);
     await pull('big', rep);
     await push('multi', rep);

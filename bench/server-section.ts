@@ -8,7 +8,7 @@ import type { Report, SectionWriter, Side } from './report.js';
 import { procCpuSeconds, RssMonitor } from './rss.js';
 import type { BenchServer } from './servers.js';
 import { skopeoPull, skopeoPush } from './skopeo.js';
-import { errorMessage, log, makeTempDir, MiB, removeTempDir, runOk } from './util.js';
+import { errorMessage, log, makeTempDir, MiB, PULL_MULTI_ROUNDS, removeTempDir, runOk } from './util.js';
 
 /**
  * One set of transfer fixtures per repetition: every repetition uploads content the servers have never
@@ -64,7 +64,7 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
     { key: 'skopeo-push-big', label: `skopeo push big (${big}${per})`, unit: 's', better: 'lower', digits: 2 },
     { key: 'skopeo-pull-big', label: `skopeo pull big (${big}${per})`, unit: 's', better: 'lower', digits: 2 },
     { key: 'skopeo-push-multi', label: `skopeo push multi (${multi}${per})`, unit: 's', better: 'lower', digits: 2 },
-    { key: 'skopeo-pull-multi', label: `skopeo pull multi (${multi}${per})`, unit: 's', better: 'lower', digits: 2 },
+    { key: 'skopeo-pull-multi', label: `skopeo pull multi (${multi}, median of ${reps * PULL_MULTI_ROUNDS})`, unit: 's', better: 'lower', digits: 2 },
     { key: 'curl-put', label: `curl monolithic PUT ${blob} blob${per}`, unit: 'MiB/s', better: 'higher' },
     { key: 'curl-get', label: `curl GET ${blob} blob${per}`, unit: 'MiB/s', better: 'higher' },
     { key: 'manifest-head', label: `manifest HEAD by tag, ${c} conns`, unit: 'req/s', better: 'higher', digits: 0 },
@@ -190,13 +190,13 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
     }
 
     for (let rep = 0; rep < reps; rep++) {
-      if (rep > 0) stepNo++; // six steps per repetition: shift so each repetition starts with the other side
+      if (rep > 0) stepNo++; // an even number of steps per repetition: shift so each repetition starts with the other side
       await curlPut(rep);
       await curlGet(rep);
       await push('big', rep, 'skopeo-push-big', 'rss-skopeo-push');
       await pull('big', rep, 'skopeo-pull-big');
       await push('multi', rep, 'skopeo-push-multi');
-      await pull('multi', rep, 'skopeo-pull-multi');
+      for (let round = 0; round < PULL_MULTI_ROUNDS; round++) await pull('multi', rep, 'skopeo-pull-multi');
     }
 
     // Request-rate tests run against the first multi-layer repository. Extra tags first (untimed setup).

@@ -6,6 +6,13 @@ import { join } from 'node:path';
 
 export const MiB = 1024 * 1024;
 
+/**
+ * Pulls of the multi-layer image per repetition, in both sections. That pull lasts about half a second,
+ * so one noisy sample on a shared machine moved a median of three by 10%; the row is the median of all
+ * these samples. Re-pulling the same repository into a fresh directory changes nothing for either side.
+ */
+export const PULL_MULTI_ROUNDS = 3;
+
 /** Reads an integer >= min from the environment, falling back to `def`. */
 export function envInt(name: string, def: number, min = 1): number {
   const raw = process.env[name];
