@@ -27,6 +27,20 @@ function pushBounded(list: string[], line: string): void {
   if (list.length < MAX_LOG_LINES) list.push(line.length > 4000 ? `${line.slice(0, 4000)}…` : line);
 }
 
+/** The common face of a started server; `stop` runs once however often it is called. */
+function benchServer(label: string, kind: ServerKind, srv: { url: string; addr: string; proc: { pid?: number } }, lines: string[], stop: () => Promise<void>): BenchServer {
+  let stopping: Promise<void> | undefined;
+  return {
+    label,
+    kind,
+    url: srv.url,
+    host: srv.addr,
+    pid: srv.proc.pid!,
+    logs: () => [...lines],
+    stop: () => (stopping ??= stop()),
+  };
+}
+
 async function startWharfServer(label: string): Promise<BenchServer> {
   const srv = await startWharf({
     env: { WHARF_LOG_LEVEL: process.env.BENCH_WHARF_LOG_LEVEL ?? 'info' },
@@ -52,20 +66,9 @@ async function startWharfServer(label: string): Promise<BenchServer> {
   });
   stdout.resume();
   stderr.on('data', (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) pushBounded(lines, `stderr: ${line}`); });
-  let stopped = false;
-  return {
-    label,
-    kind: 'wharf',
-    url: srv.url,
-    host: srv.addr,
-    pid: srv.proc.pid!,
-    logs: () => [...lines],
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      try { await srv.stop(); } finally { srv.cleanup(); }
-    },
-  };
+  return benchServer(label, 'wharf', srv, lines, async () => {
+    try { await srv.stop(); } finally { srv.cleanup(); }
+  });
 }
 
 async function startDistributionServer(label: string): Promise<BenchServer> {
@@ -79,20 +82,7 @@ async function startDistributionServer(label: string): Promise<BenchServer> {
       if (line.trim()) pushBounded(lines, `stderr: ${line}`);
     }
   });
-  let stopped = false;
-  return {
-    label,
-    kind: 'distribution',
-    url: srv.url,
-    host: srv.addr,
-    pid: srv.proc.pid!,
-    logs: () => [...lines],
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await srv.stop();
-    },
-  };
+  return benchServer(label, 'distribution', srv, lines, () => srv.stop());
 }
 
 export async function startServer(kind: ServerKind, label: string): Promise<BenchServer> {

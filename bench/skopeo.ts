@@ -2,37 +2,21 @@
 //  - containers/image keeps a blob-info cache under /var/lib/containers/cache (root) that turns later pushes
 //    into cross-repository mounts; each copy runs in a private mount namespace with an empty dir bound over it;
 //  - private auth file, policy, XDG_RUNTIME_DIR, HOME and TMPDIR, all removed afterwards.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir, removeTempDir, runOk, type RunResult } from './util.js';
+import { runOk, withPrivateClientHome, type RunResult } from './util.js';
 
 const ISOLATE = 'mkdir -p /var/lib/containers/cache && mount --bind "$EMPTY" /var/lib/containers/cache && exec "$@"';
 
-export async function skopeoCopy(src: string, dest: string, copyArgs: string[], timeoutMs: number): Promise<RunResult> {
-  const dir = makeTempDir('skopeo');
-  try {
+export function skopeoCopy(src: string, dest: string, copyArgs: string[], timeoutMs: number): Promise<RunResult> {
+  return withPrivateClientHome('skopeo', ({ dir, env }) => {
     const empty = join(dir, 'cache');
-    const runtime = join(dir, 'run');
-    const tmp = join(dir, 'tmp');
-    for (const d of [empty, runtime, tmp]) mkdirSync(d);
-    chmodSync(runtime, 0o700);
-    const authFile = join(dir, 'auth.json');
-    writeFileSync(authFile, JSON.stringify({ auths: {} }));
+    mkdirSync(empty);
     const policy = join(dir, 'policy.json');
     writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      EMPTY: empty,
-      HOME: dir,
-      REGISTRY_AUTH_FILE: authFile,
-      XDG_RUNTIME_DIR: runtime,
-      TMPDIR: tmp,
-    };
     const args = ['-m', 'sh', '-c', ISOLATE, 'sh', 'skopeo', '--policy', policy, 'copy', '--retry-times', '0', ...copyArgs, src, dest];
-    return await runOk('unshare', args, { env, timeoutMs });
-  } finally {
-    removeTempDir(dir);
-  }
+    return runOk('unshare', args, { env: { ...env, EMPTY: empty }, timeoutMs });
+  });
 }
 
 /** Pushes oci:<dir>:<tag> to docker://<host>/<repo>:<tag> over plain HTTP, keeping manifests/layers byte-identical. */

@@ -1,6 +1,6 @@
 // Small shared helpers for the benchmark: child processes, timing, temp dirs, loopback checks.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,6 +47,33 @@ export function makeTempDir(prefix: string): string {
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
+}
+
+/**
+ * Runs `fn` with a private client home, removed afterwards: HOME, XDG_RUNTIME_DIR (0700), TMPDIR and an
+ * empty REGISTRY_AUTH_FILE, in an environment reduced to PATH, so no host credentials, certs.d,
+ * registries.conf or NODE_OPTIONS reach the client being timed.
+ */
+export async function withPrivateClientHome<T>(prefix: string, fn: (home: { dir: string; env: NodeJS.ProcessEnv }) => Promise<T>): Promise<T> {
+  const dir = makeTempDir(prefix);
+  try {
+    const runtime = join(dir, 'run');
+    const tmp = join(dir, 'tmp');
+    for (const d of [runtime, tmp]) mkdirSync(d);
+    chmodSync(runtime, 0o700);
+    const authFile = join(dir, 'auth.json');
+    writeFileSync(authFile, JSON.stringify({ auths: {} }));
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: dir,
+      REGISTRY_AUTH_FILE: authFile,
+      XDG_RUNTIME_DIR: runtime,
+      TMPDIR: tmp,
+    };
+    return await fn({ dir, env });
+  } finally {
+    removeTempDir(dir);
+  }
 }
 
 export function removeAllTempDirs(): void {

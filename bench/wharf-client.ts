@@ -2,35 +2,15 @@
 // bench/skopeo.ts isolates skopeo: a private HOME, XDG_RUNTIME_DIR, REGISTRY_AUTH_FILE (empty auth file) and
 // TMPDIR, all removed afterwards, and an environment reduced to PATH — so no host credentials, certs.d or
 // registries.conf under $HOME, and no NODE_OPTIONS, are picked up.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { wharfBin } from '../test/helpers/server.js';
-import { makeTempDir, removeTempDir, runOk, type RunResult } from './util.js';
+import { runOk, withPrivateClientHome, type RunResult } from './util.js';
 
 export { wharfBin };
 
-export async function wharfCopy(src: string, dest: string, copyArgs: string[], timeoutMs: number): Promise<RunResult> {
-  const dir = makeTempDir('wharf-client');
-  try {
-    const runtime = join(dir, 'run');
-    const tmp = join(dir, 'tmp');
-    for (const d of [runtime, tmp]) mkdirSync(d);
-    chmodSync(runtime, 0o700);
-    const authFile = join(dir, 'auth.json');
-    writeFileSync(authFile, JSON.stringify({ auths: {} }));
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: dir,
-      REGISTRY_AUTH_FILE: authFile,
-      XDG_RUNTIME_DIR: runtime,
-      TMPDIR: tmp,
-    };
-    // Same retry policy as the skopeo runs (--retry-times 0): a failure shows up as a failure, not as a slow run.
-    const args = [wharfBin, 'copy', '--quiet', '--retry-times', '0', ...copyArgs, src, dest];
-    return await runOk(process.execPath, args, { env, timeoutMs });
-  } finally {
-    removeTempDir(dir);
-  }
+export function wharfCopy(src: string, dest: string, copyArgs: string[], timeoutMs: number): Promise<RunResult> {
+  // Same retry policy as the skopeo runs (--retry-times 0): a failure shows up as a failure, not as a slow run.
+  const args = [wharfBin, 'copy', '--quiet', '--retry-times', '0', ...copyArgs, src, dest];
+  return withPrivateClientHome('wharf-client', ({ env }) => runOk(process.execPath, args, { env, timeoutMs }));
 }
 
 /** Pushes oci:<dir>:<tag> to docker://<host>/<repo>:<tag> over plain HTTP (wharf copies byte-for-byte by default). */

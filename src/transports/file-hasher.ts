@@ -100,7 +100,8 @@ class HashWorker {
   }
 
   feed(id: number, upTo: number): void {
-    if (this.jobs.get(id)?.result === undefined) this.worker.postMessage({ op: 'feed', id, upTo });
+    const job = this.jobs.get(id);
+    if (job && !job.result) this.worker.postMessage({ op: 'feed', id, upTo });
   }
 
   finish(id: number, upTo: number): Promise<string> {

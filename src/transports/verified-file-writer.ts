@@ -6,9 +6,8 @@
 // pause/resume round per chunk, which on a fast link is as expensive as the write itself.
 import { close, fdatasync, fsync, open, writev } from 'node:fs';
 import { Writable } from 'node:stream';
-import { parseDigest } from '../oci/digest.js';
 import { hashFileAsWritten, type FileHasher } from './file-hasher.js';
-import { VerificationError } from './verify.js';
+import { ExpectedBlob } from './verify.js';
 
 /** Bytes gathered before a write: few system calls, thread-pool round trips and hasher messages. */
 const WRITE_BATCH = 1 << 20;
@@ -35,18 +34,15 @@ export class VerifiedFileWriter extends Writable {
   private writeback: Promise<void> | undefined;
   /** A background flush failed: the blob fails (a later fsync may not report the same error again). */
   private flushError: Error | undefined;
-  private readonly algorithm;
-  private readonly hex;
+  private readonly expected: ExpectedBlob;
 
   /**
    * Creates `path` (which must not exist) with `mode`. `size` -1 means unknown. `what` names the content
    * in error messages.
    */
-  constructor(private readonly path: string, private readonly digest: string, private readonly size: number, private readonly what: string, private readonly mode = 0o644) {
+  constructor(private readonly path: string, digest: string, size: number, what: string, private readonly mode = 0o644) {
     super({ highWaterMark: WRITE_BATCH });
-    const d = parseDigest(digest);
-    this.algorithm = d.algorithm;
-    this.hex = d.hex;
+    this.expected = new ExpectedBlob(digest, size, what);
   }
 
   /** Bytes stored so far. */
@@ -58,7 +54,7 @@ export class VerifiedFileWriter extends Writable {
     open(this.path, 'wx', this.mode, (e, fd) => {
       if (e) return cb(e);
       this.fd = fd;
-      this.hasher = hashFileAsWritten(this.path, this.algorithm, this.size);
+      this.hasher = hashFileAsWritten(this.path, this.expected.algorithm, this.expected.size);
       cb();
     });
   }
@@ -72,10 +68,8 @@ export class VerifiedFileWriter extends Writable {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    if (this.size >= 0 && this.received !== this.size) {
-      cb(this.mismatch(`size mismatch: expected ${this.size} bytes, got ${this.received}`));
-      return;
-    }
+    const wrongSize = this.expected.checkSize(this.received);
+    if (wrongSize) return cb(wrongSize);
     this.flush((e) => {
       if (e) return cb(e);
       const hashed = this.hasher!.finish(this.written);
@@ -90,7 +84,8 @@ export class VerifiedFileWriter extends Writable {
         });
       }));
       Promise.all([hashed, synced]).then(([hex]) => {
-        if (hex !== this.hex) throw this.mismatch(`digest mismatch: content hashes to ${this.algorithm}:${hex}`);
+        const wrongDigest = this.expected.checkDigest(hex);
+        if (wrongDigest) throw wrongDigest;
         this.closeFile(cb);
       }).catch((err: unknown) => cb(err as Error));
     });
@@ -108,10 +103,8 @@ export class VerifiedFileWriter extends Writable {
   private store(chunks: Buffer[], cb: (e?: Error | null) => void): void {
     let len = 0;
     for (const c of chunks) len += c.length;
-    if (this.size >= 0 && this.received + len > this.size) {
-      cb(this.mismatch(`size mismatch: more than the expected ${this.size} bytes`));
-      return;
-    }
+    const tooLong = this.expected.checkNotLonger(this.received + len);
+    if (tooLong) return cb(tooLong);
     this.received += len;
     this.batch.push(...chunks);
     this.batchLength += len;
@@ -166,7 +159,7 @@ export class VerifiedFileWriter extends Writable {
     writev(this.fd!, chunks, (e, n) => {
       if (e) return cb(e);
       if (n === len) return cb(null);
-      if (n <= 0) return cb(new Error(`${this.what} ${this.digest}: write to ${this.path} made no progress`));
+      if (n <= 0) return cb(new Error(`${this.expected.what} ${this.expected.digest}: write to ${this.path} made no progress`));
       const rest: Buffer[] = [];
       let skip = n;
       for (const c of chunks) {
@@ -185,9 +178,5 @@ export class VerifiedFileWriter extends Writable {
     this.fd = undefined;
     if (fd === undefined) return cb();
     close(fd, (e) => cb(e));
-  }
-
-  private mismatch(detail: string): VerificationError {
-    return new VerificationError(`${this.what} ${this.digest}: ${detail}`, this.digest);
   }
 }

@@ -1,11 +1,46 @@
 // Digest and size verification of blob streams read from (or written to) local transports.
 import { Transform, type TransformCallback } from 'node:stream';
-import { parseDigest, newHasher } from '../oci/digest.js';
+import { parseDigest, newHasher, type Algorithm } from '../oci/digest.js';
 
 export class VerificationError extends Error {
   constructor(message: string, readonly expectedDigest: string) {
     super(message);
     this.name = 'VerificationError';
+  }
+}
+
+/**
+ * What a blob must be: `size` bytes (unless -1) hashing to `digest`. The checks of verifyingStream and
+ * VerifiedFileWriter, so both fail the same way with the same words. `what` names the content in
+ * error messages (e.g. "blob in oci:/tmp/l").
+ */
+export class ExpectedBlob {
+  readonly algorithm: Algorithm;
+  private readonly hex: string;
+
+  constructor(readonly digest: string, readonly size: number, readonly what: string) {
+    const d = parseDigest(digest);
+    this.algorithm = d.algorithm;
+    this.hex = d.hex;
+  }
+
+  /** Fails as soon as more than `size` bytes have arrived. */
+  checkNotLonger(total: number): VerificationError | undefined {
+    return this.size >= 0 && total > this.size ? this.error(`size mismatch: more than the expected ${this.size} bytes`) : undefined;
+  }
+
+  /** Fails when the complete content has another size. */
+  checkSize(total: number): VerificationError | undefined {
+    return this.size >= 0 && total !== this.size ? this.error(`size mismatch: expected ${this.size} bytes, got ${total}`) : undefined;
+  }
+
+  /** Fails when the content hashes to `hex` instead. */
+  checkDigest(hex: string): VerificationError | undefined {
+    return hex !== this.hex ? this.error(`digest mismatch: content hashes to ${this.algorithm}:${hex}`) : undefined;
+  }
+
+  private error(detail: string): VerificationError {
+    return new VerificationError(`${this.what} ${this.digest}: ${detail}`, this.digest);
   }
 }
 
@@ -22,30 +57,19 @@ export interface VerifyingStream extends Transform {
  * `what` names the content in error messages (e.g. "blob in oci:/tmp/l").
  */
 export function verifyingStream(expectedDigest: string, expectedSize: number, what = 'blob'): VerifyingStream {
-  const d = parseDigest(expectedDigest);
-  const hasher = newHasher(d.algorithm);
+  const expected = new ExpectedBlob(expectedDigest, expectedSize, what);
+  const hasher = newHasher(expected.algorithm);
   let bytes = 0;
   const t = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       bytes += chunk.length;
-      if (expectedSize >= 0 && bytes > expectedSize) {
-        cb(new VerificationError(`${what} ${expectedDigest}: size mismatch: more than the expected ${expectedSize} bytes`, expectedDigest));
-        return;
-      }
+      const tooLong = expected.checkNotLonger(bytes);
+      if (tooLong) return cb(tooLong);
       hasher.update(chunk);
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {
-      if (expectedSize >= 0 && bytes !== expectedSize) {
-        cb(new VerificationError(`${what} ${expectedDigest}: size mismatch: expected ${expectedSize} bytes, got ${bytes}`, expectedDigest));
-        return;
-      }
-      const actual = `${d.algorithm}:${hasher.digest('hex')}`;
-      if (actual !== d.value) {
-        cb(new VerificationError(`${what} ${expectedDigest}: digest mismatch: content hashes to ${actual}`, expectedDigest));
-        return;
-      }
-      cb();
+      cb(expected.checkSize(bytes) ?? expected.checkDigest(hasher.digest('hex')));
     },
   });
   Object.defineProperty(t, 'bytes', { get: () => bytes, enumerable: true });
