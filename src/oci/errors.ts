@@ -27,12 +27,15 @@ export class RegistryError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;
+  /** Response headers the error needs (WWW-Authenticate on a 401, Retry-After on a 429). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message?: string, opts: { status?: number; detail?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, opts: { status?: number; detail?: unknown; headers?: Record<string, string> } = {}) {
     super(message ?? ErrorCodes[code].message);
     this.code = code;
     this.status = opts.status ?? ErrorCodes[code].status;
     this.detail = opts.detail;
+    this.headers = opts.headers ?? {};
   }
 
   /** The spec's JSON error body. */
