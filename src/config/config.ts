@@ -46,7 +46,19 @@ export const configSchema = z.object({
   shutdown: z.object({
     timeout: duration.default(30_000),
   }).strict().default({ timeout: 30_000 }),
-}).strict();
+  auth: z.object({
+    // Unset: htpasswd when a file is named, else none (an open registry), as registry:2 decides it.
+    mode: z.enum(['none', 'htpasswd', 'certificate']).optional(),
+    htpasswd: z.object({
+      path: z.string().min(1).optional(),
+      realm: z.string().min(1).regex(/^[^"\\\r\n]*$/, 'a realm may not hold quotes, backslashes or line breaks').default('wharf'),
+    }).strict().default({ realm: 'wharf' }),
+  }).strict().default({ htpasswd: { realm: 'wharf' } }),
+}).strict().superRefine((c, ctx) => {
+  if (c.auth.mode === 'htpasswd' && c.auth.htpasswd.path === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'htpasswd', 'path'], message: 'auth.mode htpasswd needs the file: set auth.htpasswd.path' });
+  }
+}).transform((c) => ({ ...c, auth: { ...c.auth, mode: c.auth.mode ?? (c.auth.htpasswd.path !== undefined ? 'htpasswd' as const : 'none' as const) } }));
 
 export type Config = z.output<typeof configSchema>;
 type RawConfig = Record<string, unknown>;
@@ -54,6 +66,7 @@ type RawConfig = Record<string, unknown>;
 /** Every leaf key as a dotted path, e.g. "uploads.ttl", with its WHARF_* variable. */
 export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+  'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 export class ConfigError extends Error {}

@@ -31,8 +31,10 @@ export class ListingService {
     return paginate(page, (p) => this.ctx.meta.listTags(repoId, p));
   }
 
-  async catalog(page: Page): Promise<Listing> {
-    return paginate({ n: page.n ?? 1000, last: page.last }, (p) => this.ctx.meta.listRepositories(p));
+  /** Repositories in lexical order; with `visible`, only those it accepts (what the caller may see). */
+  async catalog(page: Page, visible?: (name: string) => Promise<boolean>): Promise<Listing> {
+    const fetchPage = (p: Page): Promise<string[]> => this.ctx.meta.listRepositories(p);
+    return paginate({ n: page.n ?? 1000, last: page.last }, visible ? filtered(fetchPage, visible) : fetchPage);
   }
 
   async referrers(repository: string, digest: string, artifactType?: string): Promise<ReferrersIndex> {
@@ -51,6 +53,24 @@ export class ListingService {
       }),
     };
   }
+}
+
+/**
+ * A page source that skips what `keep` refuses, reading further pages of the underlying source until
+ * the page is full or the source ends, so that paging stays correct whatever is hidden.
+ */
+function filtered(fetchPage: (p: Page) => Promise<string[]>, keep: (item: string) => Promise<boolean>): (p: Page) => Promise<string[]> {
+  return async (p) => {
+    const want = p.n ?? MAX_PAGE;
+    const out: string[] = [];
+    let last = p.last;
+    for (;;) {
+      const rows = await fetchPage({ n: want, last });
+      for (const r of rows) if (out.length < want && (await keep(r))) out.push(r);
+      if (out.length >= want || rows.length < want) return out;
+      last = rows[rows.length - 1];
+    }
+  };
 }
 
 async function paginate(page: Page, fetchPage: (p: Page) => Promise<string[]>): Promise<Listing> {

@@ -4,9 +4,14 @@ import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { registerDistributionApi } from './distribution-api.js';
 import { drainRequest } from './http-utils.js';
+import { accessCheck } from './access-check.js';
+import type { AccessController } from '../access/access-controller.js';
+import { AllowAllAccessController } from '../access/allow-all.js';
 
 export interface AppOptions {
   logger: FastifyServerOptions['logger'];
+  /** Who may do what; everyone everything when absent. */
+  accessController?: AccessController;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
@@ -42,7 +47,7 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
       req.log.error({ err }, 'internal error');
       e = new RegistryError('UNKNOWN', 'internal server error');
     }
-    if (e.status === 401) reply.header('WWW-Authenticate', 'Basic realm="wharf"');
+    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     drainRequest(req.raw);
     reply.code(e.status).type('application/json').send(JSON.stringify(e.toBody()));
   });
@@ -53,6 +58,10 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
 
   app.get('/healthz', async (_req, reply) => { reply.type('application/json').send('{"status":"ok"}'); });
 
-  registerDistributionApi(app, registry);
+  // Without a listener Node answers `Expect: 100-continue` before any handler runs; the /v2 pre-handler
+  // sends it only once the request is allowed, so a refused request never has its body sent.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+
+  registerDistributionApi(app, registry, accessCheck(opts.accessController ?? new AllowAllAccessController()));
   return app;
 }

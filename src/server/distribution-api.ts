@@ -3,16 +3,29 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/media-types.js';
+import { assertName, isValidName } from '../oci/names.js';
 import type { Registry } from '../registry/registry.js';
 import type { Listing } from '../registry/listing.js';
+import type { Access, Identity } from '../access/access-controller.js';
+import type { AccessCheck } from './access-check.js';
 import { contentLength, hasBody, parseRangeHeader, parseUploadContentRange, readBoundedBody } from './http-utils.js';
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray, query: URLSearchParams) => Promise<void>;
-type Route = { pattern: RegExp; methods: Partial<Record<string, Handler>> };
+type Handler = (req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray, query: URLSearchParams, identity: Identity) => Promise<void>;
+/** What a request needs before anything else happens (its body is not read until this is granted). */
+type Needs = (m: RegExpExecArray) => Access[];
+type Route = { pattern: RegExp; methods: Partial<Record<string, { needs: Needs; handle: Handler }>> };
+
+// What each kind of request needs, as Distribution asks it: reads pull; writes pull and push; deletes delete.
+// Upload sessions (status, cancel) belong to pushing.
+const nothing: Needs = () => [];
+const catalog: Needs = () => [{ type: 'registry', name: 'catalog', action: '*' }];
+const pull: Needs = (m) => [{ type: 'repository', name: m[1]!, action: 'pull' }];
+const push: Needs = (m) => [{ type: 'repository', name: m[1]!, action: 'pull' }, { type: 'repository', name: m[1]!, action: 'push' }];
+const del: Needs = (m) => [{ type: 'repository', name: m[1]!, action: 'delete' }];
 
 const API_VERSION = 'registry/2.0';
 
-export function registerDistributionApi(app: FastifyInstance, registry: Registry): void {
+export function registerDistributionApi(app: FastifyInstance, registry: Registry, access: AccessCheck): void {
   const { blobs, manifests, listing } = registry;
 
   const uploadHeaders = (reply: FastifyReply, name: string, id: string, size: number): void => {
@@ -49,33 +62,37 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
     {
       pattern: /^\/v2\/?$/,
       methods: {
-        GET: async (_req, reply) => { reply.type('application/json').send('{}'); },
-        HEAD: async (_req, reply) => { reply.type('application/json').send(); },
+        GET: { needs: nothing, handle: async (_req, reply) => { reply.type('application/json').send('{}'); } },
+        HEAD: { needs: nothing, handle: async (_req, reply) => { reply.type('application/json').send(); } },
       },
     },
     {
       pattern: /^\/v2\/_catalog$/,
       methods: {
-        GET: async (_req, reply, _m, q) => {
-          const page = pageOf(q);
-          const l = await listing.catalog(page);
-          sendListing(reply, '/v2/_catalog', page.n, l, { repositories: l.items });
+        GET: {
+          needs: catalog,
+          handle: async (_req, reply, _m, q, identity) => {
+            const page = pageOf(q);
+            // Only the repositories this caller may pull from are listed.
+            const l = await listing.catalog(page, (name) => access.may(identity, { type: 'repository', name, action: 'pull' }));
+            sendListing(reply, '/v2/_catalog', page.n, l, { repositories: l.items });
+          },
         },
       },
     },
     {
       pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
       methods: {
-        GET: async (_req, reply, m) => {
+        GET: { needs: pull, handle: async (_req, reply, m) => {
           const { record, bytes } = await manifests.get(m[1]!, m[2]!);
           reply.header('Docker-Content-Digest', record.digest).header('ETag', `"${record.digest}"`).type(record.mediaType).send(bytes);
-        },
-        HEAD: async (_req, reply, m) => {
+        } },
+        HEAD: { needs: pull, handle: async (_req, reply, m) => {
           const record = await manifests.resolve(m[1]!, m[2]!);
           reply.header('Docker-Content-Digest', record.digest).header('ETag', `"${record.digest}"`).type(record.mediaType)
             .header('Content-Length', String(record.size)).send();
-        },
-        PUT: async (req, reply, m) => {
+        } },
+        PUT: { needs: push, handle: async (req, reply, m) => {
           const name = m[1]!;
           const max = registry.ctx.limits.maxManifestBytes;
           const bytes = await readBoundedBody(req.raw, max, () => new RegistryError('MANIFEST_INVALID', `manifest exceeds ${max} bytes`, { status: 413 }));
@@ -83,22 +100,23 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           reply.code(201).header('Location', `/v2/${name}/manifests/${r.digest}`).header('Docker-Content-Digest', r.digest);
           if (r.subject) reply.header('OCI-Subject', r.subject);
           reply.header('Content-Length', '0').send();
-        },
-        DELETE: async (_req, reply, m) => {
+        } },
+        DELETE: { needs: del, handle: async (_req, reply, m) => {
           await manifests.delete(m[1]!, m[2]!);
           reply.code(202).header('Content-Length', '0').send();
-        },
+        } },
       },
     },
     {
       pattern: /^\/v2\/(.+)\/blobs\/uploads\/?([^/]*)$/,
       methods: {
-        POST: async (req, reply, m, q) => {
+        POST: { needs: push, handle: async (req, reply, m, q, identity) => {
           const name = m[1]!;
           if (m[2]) throw new RegistryError('UNSUPPORTED', 'POST to an upload session', { status: 405 });
           const mount = q.get('mount');
-          if (mount !== null) {
-            const mounted = await blobs.mount(name, mount, q.get('from'));
+          const from = q.get('from');
+          if (mount !== null && await mayMountFrom(identity, from)) {
+            const mounted = await blobs.mount(name, mount, from);
             if (mounted) return blobCreated(reply, name, mounted.digest);
           }
           const digest = q.get('digest');
@@ -109,8 +127,8 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           const id = await blobs.startUpload(name);
           uploadHeaders(reply, name, id, 0);
           reply.code(202).send();
-        },
-        PATCH: async (req, reply, m) => {
+        } },
+        PATCH: { needs: push, handle: async (req, reply, m) => {
           const [name, id] = [m[1]!, m[2]!];
           const range = parseUploadContentRange(req.headers['content-range']);
           try {
@@ -125,59 +143,69 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
             }
             throw e;
           }
-        },
-        PUT: async (req, reply, m, q) => {
+        } },
+        PUT: { needs: push, handle: async (req, reply, m, q) => {
           const [name, id] = [m[1]!, m[2]!];
           const digest = q.get('digest');
           if (digest === null) throw new RegistryError('DIGEST_INVALID', 'digest query parameter is required');
           const b = await blobs.complete(name, id, digest, hasBody(req.raw) ? req.raw : null, contentLength(req.raw));
           blobCreated(reply, name, b.digest);
-        },
-        GET: async (_req, reply, m) => {
+        } },
+        GET: { needs: push, handle: async (_req, reply, m) => {
           const size = await blobs.uploadOffset(m[1]!, m[2]!);
           uploadHeaders(reply, m[1]!, m[2]!, size);
           reply.code(204).send();
-        },
-        DELETE: async (_req, reply, m) => {
+        } },
+        DELETE: { needs: push, handle: async (_req, reply, m) => {
           await blobs.cancel(m[1]!, m[2]!);
           reply.code(204).send();
-        },
+        } },
       },
     },
     {
       pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
       methods: {
-        GET: async (req, reply, m) => sendBlob(req, reply, m, true),
-        HEAD: async (req, reply, m) => sendBlob(req, reply, m, false),
-        DELETE: async (_req, reply, m) => {
+        GET: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, true) },
+        HEAD: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, false) },
+        DELETE: { needs: del, handle: async (_req, reply, m) => {
           await blobs.delete(m[1]!, m[2]!);
           reply.code(202).header('Content-Length', '0').send();
-        },
+        } },
       },
     },
     {
       pattern: /^\/v2\/(.+)\/tags\/list$/,
       methods: {
-        GET: async (_req, reply, m, q) => {
+        GET: { needs: pull, handle: async (_req, reply, m, q) => {
           const page = pageOf(q);
           const l = await listing.tags(m[1]!, page);
           sendListing(reply, `/v2/${m[1]!}/tags/list`, page.n, l, { name: m[1]!, tags: l.items });
-        },
+        } },
       },
     },
     {
       pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/,
       methods: {
-        GET: async (_req, reply, m, q) => {
+        GET: { needs: pull, handle: async (_req, reply, m, q) => {
           const artifactType = q.get('artifactType') ?? undefined;
           const index = await listing.referrers(m[1]!, m[2]!, artifactType);
           if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
           // A Buffer, so that no charset is appended: the spec wants the media type exactly.
           reply.type(MediaTypes.ociIndex).send(Buffer.from(JSON.stringify(index)));
-        },
+        } },
       },
     },
   ];
+
+  /**
+   * A mount also needs pull on its source; without it the client simply uploads (202), as it would
+   * for an unknown source. A mount without `from` may take the blob from any repository, so it is
+   * done only for callers who may read the whole registry.
+   */
+  async function mayMountFrom(identity: Identity, from: string | null): Promise<boolean> {
+    if (from === null) return access.may(identity, { type: 'registry', name: 'catalog', action: '*' });
+    return !isValidName(from) || access.may(identity, { type: 'repository', name: from, action: 'pull' });
+  }
 
   async function sendBlob(req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray, withBody: boolean): Promise<void> {
     const { digest, size } = await blobs.stat(m[1]!, m[2]!);
@@ -229,7 +257,13 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           reply.header('Allow', Object.keys(route.methods).join(', '));
           throw new RegistryError('UNSUPPORTED', `method ${req.method} not allowed here`, { status: 405 });
         }
-        return handler(req, reply, m, new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1)));
+        // The name first, then who asks: a request that will fail is refused before its body is sent.
+        if (m[1] !== undefined && route !== routes[0]) assertName(m[1]);
+        const identity = await access.require(req, handler.needs(m));
+        // app.ts keeps Node from answering `Expect: 100-continue` by itself: only now, with the request
+        // allowed, may the client send its body.
+        if (req.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
+        return handler.handle(req, reply, m, new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1)), identity);
       }
       throw notFound(path);
     },
