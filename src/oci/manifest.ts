@@ -2,6 +2,7 @@
 import { RegistryError } from './errors.js';
 import { tryParseDigest } from './digest.js';
 import { manifestKinds, isForeignLayer, type ManifestKind } from './media-types.js';
+import { findDuplicateKey } from './strict-json.js';
 
 export interface Descriptor {
   mediaType: string;
@@ -68,24 +69,30 @@ function parseDescriptors(v: unknown, where: string): Descriptor[] {
   return v.map((d, i) => parseDescriptor(d, `${where}[${i}]`));
 }
 
+/** Content-Types that name no manifest type: the body's `mediaType` alone decides. */
+const genericContentTypes = new Set(['application/json', 'application/octet-stream']);
+
 /**
  * Parses manifest bytes. The media type is the body's `mediaType`, or when absent the request's
- * Content-Type; when both are present they must agree.
+ * Content-Type; when both name a type they must agree. Duplicate keys are refused.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
   let doc: unknown;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     invalid('manifest is not valid JSON');
   }
   if (!isObject(doc)) invalid('manifest must be a JSON object');
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) invalid(`manifest has the key ${JSON.stringify(duplicate.slice(0, 100))} twice in one object`);
   const ct = contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
   const bodyType = doc.mediaType;
   if (bodyType !== undefined && typeof bodyType !== 'string') invalid('mediaType must be a string');
   const mediaType = (bodyType as string | undefined) ?? ct;
   if (!mediaType) invalid('manifest media type unknown: set mediaType or Content-Type');
-  if (bodyType !== undefined && ct !== undefined && manifestKinds.has(ct) && ct !== bodyType) {
+  if (bodyType !== undefined && ct !== undefined && !genericContentTypes.has(ct) && ct !== bodyType) {
     invalid(`mediaType ${bodyType} does not match Content-Type ${ct}`);
   }
   const kind = manifestKinds.get(mediaType);

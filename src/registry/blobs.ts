@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest } from '../oci/digest.js';
+import { parseDigest, tryParseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/names.js';
 import type { ByteRange } from '../store/blobs/blob-store.js';
 import type { RegistryContext } from './context.js';
@@ -92,7 +92,8 @@ export class BlobService {
    * any copy the registry holds will do. Returns null when it cannot mount (the caller then starts an upload).
    */
   async mount(repository: string, digest: string, from: string | null): Promise<BlobInfo | null> {
-    parseDigest(digest);
+    // An invalid digest or source is no reason to refuse: the spec says to fall back to an upload.
+    if (!tryParseDigest(digest)) return null;
     let size: number | null = null;
     if (from !== null) {
       if (!isValidName(from)) return null;

@@ -1,7 +1,7 @@
 // Manifest rules: validate, store, tag, serve, delete.
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, parseDigest, tryParseDigest } from '../oci/digest.js';
-import { assertName, assertTag } from '../oci/names.js';
+import { assertName, assertTag, isValidTag } from '../oci/names.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
@@ -81,8 +81,9 @@ export class ManifestService {
       parseDigest(reference);
       record = await this.ctx.meta.manifest(repository, reference);
     } else {
-      assertTag(reference);
-      record = await this.ctx.meta.manifestByTag(repository, reference);
+      // A tag that could never have been pushed (say `.hidden`) is simply unknown, as the OCI
+      // conformance suite expects; only a PUT with it is TAG_INVALID.
+      record = isValidTag(reference) ? await this.ctx.meta.manifestByTag(repository, reference) : null;
     }
     if (!record) {
       // Tell an unknown repository apart from an unknown manifest, as Distribution does.

@@ -1,4 +1,6 @@
 // The HTTP application: Fastify with raw bodies, one access-log line per request, spec JSON errors.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -27,11 +29,24 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A missing Host is refused by our hook below, with the spec's JSON error, not by Node with an empty 400.
+    http: { requireHostHeader: false },
+    // What the HTTP parser refuses (malformed request line, headers too large) still gets a JSON error.
+    clientErrorHandler: answerClientError,
   });
 
   // Bodies stay unread streams: blobs are streamed to storage, manifests read with a bound.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  // RFC 9112: an HTTP/1.1 request has exactly one Host, and it is a valid host[:port].
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersionMajor !== 1) return;
+    const hosts = countHeader(req.raw.rawHeaders, 'host');
+    if (hosts > 1) throw new RegistryError('UNSUPPORTED', 'more than one Host header', { status: 400 });
+    if (hosts === 0 && req.raw.httpVersionMinor >= 1) throw new RegistryError('UNSUPPORTED', 'missing Host header', { status: 400 });
+    if (hosts === 1 && !validHost.test(req.headers.host ?? '')) throw new RegistryError('UNSUPPORTED', 'invalid Host header', { status: 400 });
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
@@ -43,6 +58,10 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
       e = err;
     } else if (typeof (err as { statusCode?: number }).statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
       e = new RegistryError('UNSUPPORTED', (err as Error).message, { status: (err as { statusCode: number }).statusCode });
+    } else if (isHangUp(err) && req.raw.destroyed) {
+      // Not our failure: the client went away mid-request. Nobody is left to read an answer.
+      req.log.info({ method: req.method, url: req.url }, 'client closed the connection mid-request');
+      e = new RegistryError('UNKNOWN', 'client closed the connection', { status: 499 });
     } else {
       req.log.error({ err }, 'internal error');
       e = new RegistryError('UNKNOWN', 'internal server error');
@@ -64,4 +83,29 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
 
   registerDistributionApi(app, registry, accessCheck(opts.accessController ?? new AllowAllAccessController()));
   return app;
+}
+
+/** host[:port] as RFC 3986 allows it: a reg-name or IPv4 address, or an IPv6 literal in brackets. */
+const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
+
+function countHeader(raw: string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) n++;
+  return n;
+}
+
+function isHangUp(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNABORTED' || code === 'EPIPE';
+}
+
+/** Node's parser refused the request: answer with the spec's JSON error, then close. */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify(new RegistryError('UNSUPPORTED', status === 400 ? 'malformed HTTP request' : STATUS_CODES[status], { status }).toBody());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

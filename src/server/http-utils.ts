@@ -32,12 +32,16 @@ export function parseUploadContentRange(v: string | undefined): ByteRange | null
 }
 
 /**
- * A single byte range from a Range header against a blob of `size` bytes. Null when there is no
- * Range header. Unsatisfiable or malformed ranges are RANGE_INVALID (416).
+ * A single byte range from a Range header against a blob of `size` bytes. Null (the whole blob, 200)
+ * when there is no Range header, when its unit is not bytes (RFC 9110 says to ignore it) and when it
+ * asks for several ranges (served whole rather than as multipart). Unsatisfiable or malformed byte
+ * ranges are RANGE_INVALID (416).
  */
 export function parseRangeHeader(v: string | undefined, size: number): ByteRange | null {
   if (v === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(v.trim());
+  const spec = v.trim();
+  if (!/^bytes=/i.test(spec) || spec.includes(',')) return null;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(spec);
   if (!m || (m[1] === '' && m[2] === '')) throw new RegistryError('RANGE_INVALID', `unsupported Range: ${v.slice(0, 100)}`);
   let start: number;
   let end: number;
