@@ -22,6 +22,7 @@ import {
   credentialHelperStore,
   type CredentialHelperOptions,
 } from './cred-helpers.js';
+import { WharfError } from '../oci/errors.js';
 
 export type Credentials = { username: string; password: string } | { identityToken: string };
 
@@ -57,7 +58,7 @@ export interface AuthFileContents {
   [key: string]: unknown;
 }
 
-export class AuthFileError extends Error {
+export class AuthFileError extends WharfError {
   constructor(message: string, readonly path?: string) {
     super(message);
     this.name = 'AuthFileError';

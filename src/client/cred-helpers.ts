@@ -8,6 +8,7 @@
 // Username "<token>" means Secret is an identity (OAuth2 refresh) token.
 import { spawn } from 'node:child_process';
 import type { Credentials } from './auth-file.js';
+import { WharfError } from '../oci/errors.js';
 
 export const CREDENTIALS_NOT_FOUND_MESSAGE = 'credentials not found in native keychain';
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -20,7 +21,7 @@ export interface CredentialHelperOptions {
   timeoutMs?: number;
 }
 
-export class CredentialHelperError extends Error {
+export class CredentialHelperError extends WharfError {
   constructor(
     message: string,
     readonly helper: string,

@@ -12,6 +12,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { WharfError } from '../oci/errors.js';
 
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
 export type ShortNameMode = 'enforcing' | 'permissive' | 'disabled';
@@ -56,7 +57,7 @@ export interface LoadRegistriesConfOptions {
   systemPath?: string;
 }
 
-export class RegistriesConfError extends Error {
+export class RegistriesConfError extends WharfError {
   constructor(message: string, readonly path?: string) {
     super(message);
     this.name = 'RegistriesConfError';

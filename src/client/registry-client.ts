@@ -6,6 +6,7 @@ import { digestOf } from '../oci/digest.js';
 import { parseChallenges, type Challenge } from './www-authenticate.js';
 import type { Credentials } from './auth-file.js';
 import { tlsConnectOptions, type TlsSettings } from './tls-settings.js';
+import { WharfError } from '../oci/errors.js';
 
 export type { Credentials };
 
@@ -20,7 +21,7 @@ export interface RegistryClientOptions {
   userAgent?: string;
 }
 
-export class RegistryHttpError extends Error {
+export class RegistryHttpError extends WharfError {
   constructor(message: string, readonly status: number, readonly code?: string) {
     super(message);
   }

@@ -9,6 +9,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { WharfError } from '../oci/errors.js';
 
 export interface TlsSettings {
   verify: boolean;
@@ -31,7 +32,7 @@ export interface TlsSettingsOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class TlsSettingsError extends Error {
+export class TlsSettingsError extends WharfError {
   constructor(message: string) {
     super(message);
     this.name = 'TlsSettingsError';

@@ -1,6 +1,7 @@
 // Manifest conversion between OCI and Docker schema 2 (--format). Config and layer bytes never change,
 // only media types in the manifest; so converted manifests get new digests.
 import { MediaTypes } from '../oci/media-types.js';
+import { WharfError } from '../oci/errors.js';
 
 export type ManifestFormat = 'oci' | 'v2s2';
 
@@ -11,7 +12,7 @@ const layerToDocker: Record<string, string> = {
 };
 const layerToOci: Record<string, string> = Object.fromEntries(Object.entries(layerToDocker).map(([a, b]) => [b, a]));
 
-export class ConversionError extends Error {}
+export class ConversionError extends WharfError {}
 
 type Json = Record<string, unknown>;
 type Desc = Json & { mediaType: string };

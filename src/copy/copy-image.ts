@@ -9,6 +9,7 @@ import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from '../
 import { verifyingStream } from '../transports/verify.js';
 import { convertImageManifest, convertIndex, formatOf, type ManifestFormat } from './convert.js';
 import { choosePlatform, hostPlatform, type Platform } from './platform.js';
+import { WharfError } from '../oci/errors.js';
 
 /** Blobs below this size are copied before the big ones (see copyBlobs). */
 const SMALL_BLOB = 1 << 20;
@@ -44,7 +45,7 @@ export interface CopyResult {
   bytes: number;
 }
 
-export class CopyError extends Error {}
+export class CopyError extends WharfError {}
 
 export async function copyImage(src: ImageSource, dest: ImageDestination, opts: CopyOptions = {}): Promise<CopyResult> {
   const engine = new CopyEngine(src, dest, opts);

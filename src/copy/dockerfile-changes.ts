@@ -1,4 +1,5 @@
 // --change instructions (Dockerfile syntax) applied to an image config, as `podman import --change` does.
+import { WharfError } from '../oci/errors.js';
 
 export interface ContainerConfig {
   Cmd?: string[];
@@ -12,7 +13,7 @@ export interface ContainerConfig {
   StopSignal?: string;
 }
 
-export class ChangeError extends Error {}
+export class ChangeError extends WharfError {}
 
 /** JSON array form, or shell form run by /bin/sh -c. */
 function commandForm(arg: string): string[] {

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
 import { parseReference, type Reference } from '../oci/reference.js';
+import { WharfError } from '../oci/errors.js';
 
 export interface TagFilter {
   include: RegExp[];
@@ -28,7 +29,7 @@ export interface SyncItem {
   sourceAccess?: SyncAccess;
 }
 
-export class SyncError extends Error {}
+export class SyncError extends WharfError {}
 
 export function tagMatches(tag: string, f: TagFilter): boolean {
   if (f.include.length > 0 && !f.include.some((r) => r.test(tag))) return false;

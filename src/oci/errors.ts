@@ -1,4 +1,15 @@
-// The Distribution spec's error codes, and the one error type every layer throws.
+// The one base error class, and the Distribution spec's error codes with the error type a client
+// of the registry meets.
+
+/**
+ * Every error Wharf throws on purpose extends this, so a caller can tell "Wharf refused" (a bad
+ * name, a broken archive, a spec error) from a bug or a system error with one `instanceof`.
+ */
+export class WharfError extends Error {
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
 
 export const ErrorCodes = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -23,7 +34,7 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
-export class RegistryError extends Error {
+export class RegistryError extends WharfError {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;

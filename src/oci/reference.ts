@@ -2,6 +2,7 @@
 // with Docker Hub's defaults (docker.io, library/) applied the same way.
 import { isValidName, isValidTag } from './names.js';
 import { tryParseDigest } from './digest.js';
+import { WharfError } from './errors.js';
 
 export const DOCKER_HUB = 'docker.io';
 
@@ -14,7 +15,7 @@ export interface Reference {
   digest?: string;
 }
 
-export class ReferenceError extends Error {}
+export class ReferenceError extends WharfError {}
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const domainGrammar = new RegExp(`^(?:${domainComponent}(?:\\.${domainComponent})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?$`);

@@ -10,7 +10,7 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError, WharfError } from '../oci/errors.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { parseManifest } from '../oci/manifest.js';
 import { parseLocalTransport } from './local.js';
@@ -26,7 +26,7 @@ const ACCEPTED_VERSIONS = new Set(['Directory Transport Version: 1.0\n', DIR_VER
 /** Names this transport owns in a directory (removed when a new image replaces the old one). */
 const OWNED_NAME = /^(?:[a-f0-9]{64}|[a-f0-9]{128}|sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128})(?:\.manifest\.json)?$|^signature-[0-9]+$/;
 
-export class DirError extends Error {
+export class DirError extends WharfError {
   constructor(message: string) {
     super(message);
     this.name = 'DirError';

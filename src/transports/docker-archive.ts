@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { Readable, Transform, Writable, pipeline as pipelineCb, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError, WharfError } from '../oci/errors.js';
 import { digestOf, parseDigest } from '../oci/digest.js';
 import { MediaTypes, isIndexMediaType } from '../oci/media-types.js';
 import { parseManifest } from '../oci/manifest.js';
@@ -45,7 +45,7 @@ export interface DockerArchiveItem {
   [extra: string]: unknown;
 }
 
-export class DockerArchiveError extends Error {
+export class DockerArchiveError extends WharfError {
   constructor(message: string) {
     super(message);
     this.name = 'DockerArchiveError';

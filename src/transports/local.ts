@@ -14,6 +14,7 @@
 //   dir:PATH
 //     the whole text is the path (':' allowed).
 import { ReferenceError, parseReference } from '../oci/reference.js';
+import { WharfError } from '../oci/errors.js';
 
 export type LocalTransport = 'oci' | 'oci-archive' | 'dir' | 'docker-archive';
 
@@ -26,7 +27,7 @@ export interface LocalSpec {
   index?: number;
 }
 
-export class LocalSpecError extends Error {
+export class LocalSpecError extends WharfError {
   constructor(message: string) {
     super(message);
     this.name = 'LocalSpecError';

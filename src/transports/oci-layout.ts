@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError, WharfError } from '../oci/errors.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -193,7 +193,7 @@ export interface OciLayoutOptions {
   name?: string;
 }
 
-export class OciLayoutError extends Error {
+export class OciLayoutError extends WharfError {
   constructor(message: string) {
     super(message);
     this.name = 'OciLayoutError';

@@ -7,6 +7,7 @@ import { isBlocked, isInsecure, loadRegistriesConf, pullSources, type Registries
 import type { Reference } from '../oci/reference.js';
 import { DockerDestination, DockerSource, parseDockerSpec } from './docker.js';
 import type { ImageDestination, ImageSource } from './types.js';
+import { WharfError } from '../oci/errors.js';
 
 export interface RegistryAccess {
   /** USER[:PASS] from --creds / --src-creds / --dest-creds. */
@@ -18,7 +19,7 @@ export interface RegistryAccess {
   retryTimes?: number;
 }
 
-export class TransportError extends Error {}
+export class TransportError extends WharfError {}
 
 const TRANSPORTS = ['docker', 'oci', 'oci-archive', 'dir', 'docker-archive'] as const;
 type TransportName = (typeof TRANSPORTS)[number];

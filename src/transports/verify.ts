@@ -1,8 +1,9 @@
 // Digest and size verification of blob streams read from (or written to) local transports.
 import { Transform, type TransformCallback } from 'node:stream';
 import { parseDigest, newHasher, type Algorithm } from '../oci/digest.js';
+import { WharfError } from '../oci/errors.js';
 
-export class VerificationError extends Error {
+export class VerificationError extends WharfError {
   constructor(message: string, readonly expectedDigest: string) {
     super(message);
     this.name = 'VerificationError';
