@@ -4,9 +4,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { WharfError } from '../oci/errors.js';
+import { ConfigError } from '../config/config.js';
 
-export class HtpasswdFileError extends WharfError {
+/** An htpasswd file Wharf cannot use: at start, a configuration error (exit 2). */
+export class HtpasswdFileError extends ConfigError {
   constructor(message: string, readonly path: string, readonly line?: number) {
     super(message);
     this.name = 'HtpasswdFileError';

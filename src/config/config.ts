@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { WharfError } from '../oci/errors.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -69,7 +70,8 @@ export const settableKeys: { path: string; env: string }[] = [
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
-export class ConfigError extends Error {}
+/** A configuration Wharf cannot start with: `wharf serve` prints it and exits with code 2. */
+export class ConfigError extends WharfError {}
 
 export interface ConfigSources {
   file?: string;

@@ -1,7 +1,7 @@
 // The HTTP application: Fastify with raw bodies, one access-log line per request, spec JSON errors.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { registerDistributionApi } from './distribution-api.js';
@@ -11,14 +11,16 @@ import type { AccessController } from '../access/access-controller.js';
 import { AllowAllAccessController } from '../access/allow-all.js';
 
 export interface AppOptions {
-  logger: FastifyServerOptions['logger'];
+  /** Logger options, or a pino logger to share (false: silent). */
+  logger: FastifyServerOptions['logger'] | FastifyBaseLogger;
   /** Who may do what; everyone everything when absent. */
   accessController?: AccessController;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
+  const shared = typeof opts.logger === 'object' && opts.logger !== null && 'child' in opts.logger;
   const app = Fastify({
-    logger: opts.logger,
+    ...(shared ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: opts.logger as FastifyServerOptions['logger'] }),
     // Our onResponse hook writes the one access line per request.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,

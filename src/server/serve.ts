@@ -1,20 +1,21 @@
 // `wharf serve`: open the stores, start HTTP, sweep stale uploads, shut down gracefully.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { FastifyServerOptions } from 'fastify';
+import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
 import { splitAddr } from '../config/config.js';
 import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
 import { SqliteMetaStore } from '../store/meta/sqlite-meta-store.js';
 import { Registry } from '../registry/registry.js';
 import { buildApp } from './app.js';
+import { accessControllerFor } from '../access/factory.js';
 
 export interface RunningServer {
   addr: string;
   close(): Promise<void>;
 }
 
-function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+function loggerOptions(config: Config): LoggerOptions {
   const pretty = config.log.format === 'pretty' || (config.log.format === 'auto' && process.stdout.isTTY === true);
   return {
     level: config.log.level,
@@ -30,7 +31,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const blobStore = await FsBlobStore.open({ root: dataDir, fsync: config.storage.fsync });
   const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync });
   const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, uploadTtlMs: config.uploads.ttl });
-  const app = buildApp(registry, { logger: loggerOptions(config) });
+  // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
+  const logger = pino(loggerOptions(config));
+  let accessController;
+  try {
+    accessController = await accessControllerFor(config.auth, logger);
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
+  const app = buildApp(registry, { logger, accessController });
 
   const sweep = async (): Promise<void> => {
     try {
@@ -57,6 +67,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       closing ??= (async () => {
         clearInterval(timer);
         await app.close();
+        await accessController.close();
         await registry.close();
       })();
       return closing;

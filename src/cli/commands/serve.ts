@@ -22,7 +22,17 @@ export function registerServe(program: Command): void {
         }
         throw e;
       }
-      const server = await startServer(config);
+      let server;
+      try {
+        server = await startServer(config);
+      } catch (e) {
+        // A file the configuration names (htpasswd, certificates) that cannot be used.
+        if (e instanceof ConfigError) {
+          process.stderr.write(`wharf: ${e.message}\n`);
+          process.exit(2);
+        }
+        throw e;
+      }
       let signalled = false;
       const shutdown = (signal: string): void => {
         if (signalled) {
