@@ -89,6 +89,8 @@ export interface FileWatchOptions {
   debounceMs?: number;
   /** A stat every so often as well, for file systems whose events get lost (0: events only). */
   pollMs?: number;
+  /** Directory events (default); off leaves the poll alone, as on a file system without events. */
+  events?: boolean;
 }
 
 /**
@@ -113,8 +115,8 @@ export class FileChangeWatch {
   static async start(path: string, onChange: () => Promise<void>, opts: FileWatchOptions = {}): Promise<FileChangeWatch> {
     const w = new FileChangeWatch(path, await signatureOf(path), onChange, opts.debounceMs ?? 100);
     try {
-      w.watcher = watch(dirname(path), { persistent: false }, () => w.schedule());
-      w.watcher.on('error', () => w.watcher?.close());
+      if (opts.events !== false) w.watcher = watch(dirname(path), { persistent: false }, () => w.schedule());
+      w.watcher?.on('error', () => w.watcher?.close());
     } catch {
       // No events here (the directory vanished, inotify limits): the poll still notices changes.
     }
