@@ -170,6 +170,23 @@ test('failures are throttled per address too, and one address succeeding does no
   assert.equal((await c.authenticate(req(basic('bob', 'builder'), '192.0.2.7'))).name, 'bob');
 });
 
+test('guesses sent all at once cannot outrun the throttle; one header sent all at once is one attempt', async (t) => {
+  const { c, verify } = await setup(t, { maxFailuresPerUser: 3, maxFailuresPerAddress: 100 });
+  const guesses = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => c.authenticate(req(basic('alice', `guess${i}`)))));
+  const codes = guesses.map((r) => (r.status === 'rejected' ? (r.reason as RegistryError).code : 'ok'));
+  assert.deepEqual(codes.filter((x) => x === 'UNAUTHORIZED').length, 3, codes.join());
+  assert.deepEqual(codes.filter((x) => x === 'TOOMANYREQUESTS').length, 17, codes.join());
+  assert.equal(verify.calls, 3, 'bcrypt ran for the allowed attempts only');
+
+  // bob's client opens twelve connections with the same (right) header: no 429, one bcrypt check,
+  // and his count is back to zero afterwards.
+  const burst = await Promise.all(Array.from({ length: 12 }, () => c.authenticate(req(basic('bob', 'builder'), '10.1.1.1'))));
+  assert.ok(burst.every((i) => i.name === 'bob'));
+  assert.equal(verify.calls, 4);
+  for (let i = 0; i < 2; i++) await rejectsWith(c.authenticate(req(basic('bob', `typo${i}`))), 'UNAUTHORIZED');
+  assert.equal((await c.authenticate(req(basic('bob', 'builder')))).name, 'bob', 'two typos after the burst: not throttled yet');
+});
+
 test('a failed attempt logs the user name and the client address only; nothing secret is ever logged', async (t) => {
   const { c, logger } = await setup(t, { maxFailuresPerUser: 2 });
   const secrets = ['wonderland', 'hunter2-secret', 'builder'];
