@@ -3,7 +3,7 @@
 // the user, never the hash.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { WharfError } from '../oci/errors.js';
 
 export class HtpasswdFileError extends WharfError {
@@ -74,8 +74,11 @@ export async function loadHtpasswd(path: string): Promise<Map<string, HtpasswdEn
   return parseHtpasswd(text, path);
 }
 
-/** What identifies one version of the file: a replaced file has a new inode, a rewritten one a new size or mtime. */
-async function signatureOf(path: string): Promise<string | null> {
+/**
+ * What identifies one version of the file (null: absent): a replaced file has a new inode, a
+ * rewritten one a new size or mtime.
+ */
+export async function fileSignature(path: string): Promise<string | null> {
   try {
     const s = await stat(path, { bigint: true });
     return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
@@ -91,6 +94,8 @@ export interface FileWatchOptions {
   pollMs?: number;
   /** Directory events (default); off leaves the poll alone, as on a file system without events. */
   events?: boolean;
+  /** The version of the file already read (take it before reading, so no change falls in between). */
+  since?: string | null;
 }
 
 /**
@@ -113,7 +118,8 @@ export class FileChangeWatch {
   ) {}
 
   static async start(path: string, onChange: () => Promise<void>, opts: FileWatchOptions = {}): Promise<FileChangeWatch> {
-    const w = new FileChangeWatch(path, await signatureOf(path), onChange, opts.debounceMs ?? 100);
+    const since = opts.since !== undefined ? opts.since : await fileSignature(path);
+    const w = new FileChangeWatch(path, since, onChange, opts.debounceMs ?? 100);
     try {
       if (opts.events !== false) w.watcher = watch(dirname(path), { persistent: false }, () => w.schedule());
       w.watcher?.on('error', () => w.watcher?.close());
@@ -126,11 +132,6 @@ export class FileChangeWatch {
       w.poll.unref();
     }
     return w;
-  }
-
-  /** The file's name, for log lines. */
-  get name(): string {
-    return basename(this.path);
   }
 
   close(): void {
@@ -154,7 +155,7 @@ export class FileChangeWatch {
 
   private async check(): Promise<void> {
     if (this.closed) return;
-    const sig = await signatureOf(this.path);
+    const sig = await fileSignature(this.path);
     if (sig === null || sig === this.signature) return;
     this.signature = sig;
     await this.onChange();

@@ -11,7 +11,7 @@ import { RegistryError } from '../oci/errors.js';
 import { ANONYMOUS, type Access, type AccessController, type AuthRequest, type Identity } from './access-controller.js';
 import { systemClock, type Clock } from './clock.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
-import { FileChangeWatch, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
+import { FileChangeWatch, fileSignature, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
 import { FailureThrottle } from './throttle.js';
 
 /** The part of a pino logger this controller uses. */
@@ -103,10 +103,15 @@ export class HtpasswdAccessController implements AccessController {
 
   /** Reads the file (refusing any hash but bcrypt, naming the line) and starts watching it. */
   static async open(opts: HtpasswdOptions): Promise<HtpasswdAccessController> {
+    const since = await fileSignature(opts.path);
     const users = await loadHtpasswd(opts.path);
     const c = new HtpasswdAccessController(opts, users, await dummyHashFor(users));
     if (opts.watch !== false) {
-      c.watch = await FileChangeWatch.start(opts.path, async () => void (await c.reload()), { debounceMs: opts.watchDebounceMs, pollMs: opts.watchPollMs });
+      c.watch = await FileChangeWatch.start(opts.path, async () => void (await c.reload()), {
+        debounceMs: opts.watchDebounceMs,
+        pollMs: opts.watchPollMs,
+        since,
+      });
     }
     return c;
   }
