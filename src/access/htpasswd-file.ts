@@ -3,7 +3,7 @@
 // the user, never the hash.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { ConfigError } from '../config/config.js';
 
 /** An htpasswd file Wharf cannot use: at start, a configuration error (exit 2). */
@@ -75,8 +75,11 @@ export async function loadHtpasswd(path: string): Promise<Map<string, HtpasswdEn
   return parseHtpasswd(text, path);
 }
 
-/** What identifies one version of the file: a replaced file has a new inode, a rewritten one a new size or mtime. */
-async function signatureOf(path: string): Promise<string | null> {
+/**
+ * What identifies one version of the file (null: absent): a replaced file has a new inode, a
+ * rewritten one a new size or mtime.
+ */
+export async function fileSignature(path: string): Promise<string | null> {
   try {
     const s = await stat(path, { bigint: true });
     return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
@@ -90,6 +93,10 @@ export interface FileWatchOptions {
   debounceMs?: number;
   /** A stat every so often as well, for file systems whose events get lost (0: events only). */
   pollMs?: number;
+  /** Directory events (default); off leaves the poll alone, as on a file system without events. */
+  events?: boolean;
+  /** The version of the file already read (take it before reading, so no change falls in between). */
+  since?: string | null;
 }
 
 /**
@@ -112,10 +119,11 @@ export class FileChangeWatch {
   ) {}
 
   static async start(path: string, onChange: () => Promise<void>, opts: FileWatchOptions = {}): Promise<FileChangeWatch> {
-    const w = new FileChangeWatch(path, await signatureOf(path), onChange, opts.debounceMs ?? 100);
+    const since = opts.since !== undefined ? opts.since : await fileSignature(path);
+    const w = new FileChangeWatch(path, since, onChange, opts.debounceMs ?? 100);
     try {
-      w.watcher = watch(dirname(path), { persistent: false }, () => w.schedule());
-      w.watcher.on('error', () => w.watcher?.close());
+      if (opts.events !== false) w.watcher = watch(dirname(path), { persistent: false }, () => w.schedule());
+      w.watcher?.on('error', () => w.watcher?.close());
     } catch {
       // No events here (the directory vanished, inotify limits): the poll still notices changes.
     }
@@ -125,11 +133,6 @@ export class FileChangeWatch {
       w.poll.unref();
     }
     return w;
-  }
-
-  /** The file's name, for log lines. */
-  get name(): string {
-    return basename(this.path);
   }
 
   close(): void {
@@ -153,7 +156,7 @@ export class FileChangeWatch {
 
   private async check(): Promise<void> {
     if (this.closed) return;
-    const sig = await signatureOf(this.path);
+    const sig = await fileSignature(this.path);
     if (sig === null || sig === this.signature) return;
     this.signature = sig;
     await this.onChange();

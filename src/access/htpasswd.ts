@@ -11,7 +11,7 @@ import { RegistryError } from '../oci/errors.js';
 import { ANONYMOUS, type Access, type AccessController, type AuthRequest, type Identity } from './access-controller.js';
 import { systemClock, type Clock } from './clock.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
-import { FileChangeWatch, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
+import { FileChangeWatch, fileSignature, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
 import { FailureThrottle } from './throttle.js';
 
 /** The part of a pino logger this controller uses. */
@@ -81,8 +81,8 @@ export class HtpasswdAccessController implements AccessController {
   private readonly perAddress: FailureThrottle;
   private readonly challengeValue: string;
   private readonly verify: PasswordVerifier;
-  /** Checks under way, by cache key: a burst of requests with the same new header pays bcrypt once. */
-  private readonly inFlight = new Map<string, Promise<boolean>>();
+  /** Checks under way, by cache key, with the version of the users they check against. */
+  private readonly inFlight = new Map<string, { ok: Promise<boolean>; version: number }>();
   private watch: FileChangeWatch | null = null;
   /** Bumped on every reload: a check that started against older users is not cached. */
   private version = 0;
@@ -103,10 +103,15 @@ export class HtpasswdAccessController implements AccessController {
 
   /** Reads the file (refusing any hash but bcrypt, naming the line) and starts watching it. */
   static async open(opts: HtpasswdOptions): Promise<HtpasswdAccessController> {
+    const since = await fileSignature(opts.path);
     const users = await loadHtpasswd(opts.path);
     const c = new HtpasswdAccessController(opts, users, await dummyHashFor(users));
     if (opts.watch !== false) {
-      c.watch = await FileChangeWatch.start(opts.path, async () => void (await c.reload()), { debounceMs: opts.watchDebounceMs, pollMs: opts.watchPollMs });
+      c.watch = await FileChangeWatch.start(opts.path, async () => void (await c.reload()), {
+        debounceMs: opts.watchDebounceMs,
+        pollMs: opts.watchPollMs,
+        since,
+      });
     }
     return c;
   }
@@ -159,27 +164,43 @@ export class HtpasswdAccessController implements AccessController {
     const cached = this.cache.get(key);
     if (cached !== null) return { kind: 'user', name: cached };
 
-    const version = this.version;
+    // A burst of requests with the same new header (a client pulling layers in parallel) pays
+    // bcrypt once: later ones wait for the check the first one started.
     let check = this.inFlight.get(key);
-    if (!check) {
+    const starter = check === undefined;
+    if (check === undefined) {
       const entry = this.users.get(user);
+      // Counted as a failure until it proves right, so many guesses sent at once cannot outrun
+      // the throttle (requests that join a check under way are the same guess, not counted again).
+      this.perUser.fail(user);
+      this.perAddress.fail(req.remoteAddress);
       // An unknown user costs one bcrypt check as well, so the time taken does not tell who exists.
-      check = this.verify(password, entry?.hash ?? this.dummyHash).then((ok) => ok && entry !== undefined);
+      const ok = this.verify(password, entry?.hash ?? this.dummyHash).then((match) => match && entry !== undefined);
+      check = { ok, version: this.version };
       this.inFlight.set(key, check);
-      void check.finally(() => this.inFlight.delete(key)).catch(() => undefined);
     }
-    if (await check) {
+    let ok: boolean;
+    try {
+      ok = await check.ok;
+    } finally {
+      if (starter) this.inFlight.delete(key);
+    }
+    if (ok) {
+      if (starter) {
+        this.perUser.forgive(user);
+        this.perAddress.forgive(req.remoteAddress);
+      }
       // A check begun against users a reload has since replaced is answered, not remembered.
-      if (version === this.version) this.cache.set(key, user);
+      if (check.version === this.version) this.cache.set(key, user);
       return { kind: 'user', name: user };
     }
 
-    const userLimit = this.perUser.fail(user);
-    const addressLimit = this.perAddress.fail(req.remoteAddress);
     // Only the user name and the address: never the password, the header or the hash.
     this.opts.logger.warn({ user, remoteAddress: req.remoteAddress }, 'authentication failed');
-    if (userLimit || addressLimit) {
-      this.opts.logger.warn({ user: userLimit ? user : undefined, remoteAddress: addressLimit ? req.remoteAddress : undefined }, 'sign-in attempts throttled');
+    const userBlocked = this.perUser.blockedFor(user) > 0;
+    const addressBlocked = this.perAddress.blockedFor(req.remoteAddress) > 0;
+    if (starter && (userBlocked || addressBlocked)) {
+      this.opts.logger.warn({ user: userBlocked ? user : undefined, remoteAddress: addressBlocked ? req.remoteAddress : undefined }, 'sign-in attempts throttled');
     }
     throw this.unauthorized();
   }

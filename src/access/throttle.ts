@@ -29,8 +29,8 @@ export class FailureThrottle {
     return w.startedAt + this.opts.windowMs - this.clock.now();
   }
 
-  /** Counts a failure; true when this one reached the limit. */
-  fail(key: string): boolean {
+  /** Counts a failure (or an attempt not yet known to be right). */
+  fail(key: string): void {
     let w = this.current(key);
     if (!w) {
       while (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value as string);
@@ -38,7 +38,12 @@ export class FailureThrottle {
       this.windows.set(key, w);
     }
     w.failures++;
-    return w.failures === this.opts.limit;
+  }
+
+  /** Takes back one counted attempt that turned out right. */
+  forgive(key: string): void {
+    const w = this.current(key);
+    if (w && w.failures > 0) w.failures--;
   }
 
   get size(): number {

@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { WharfError } from '../../src/oci/errors.js';
-import { HtpasswdFileError, loadHtpasswd, parseHtpasswd } from '../../src/access/htpasswd-file.js';
+import { FileChangeWatch, HtpasswdFileError, loadHtpasswd, parseHtpasswd } from '../../src/access/htpasswd-file.js';
 import { HtpasswdAccessController } from '../../src/access/htpasswd.js';
-import { basic, captureLogger, htpasswd, htpasswdLine, tempDir } from './lib/htpasswd.js';
+import { basic, captureLogger, htpasswd, htpasswdLine, tempDir, waitFor } from './lib/htpasswd.js';
 
 test('a file made by htpasswd -B (comments, blank lines, several users) is read and its $2y$ hashes verify', async (t) => {
   const tmp = tempDir();
@@ -67,4 +67,20 @@ test('lines without a user, duplicate users and a missing file are refused with 
   assert.throws(() => parseHtpasswd(`alice:$2y$05$tooShort\n`, 'f'), /f:1: user "alice": the password hash is a malformed bcrypt hash/);
   await assert.rejects(loadHtpasswd('/nonexistent/wharf/htpasswd'), /\/nonexistent\/wharf\/htpasswd: cannot read the htpasswd file: ENOENT/);
   assert.equal(parseHtpasswd('# nobody yet\n', 'f').size, 0);
+});
+
+test('without file system events, the poll still notices a change (and only a change)', async (t) => {
+  const tmp = tempDir();
+  t.after(() => tmp.cleanup());
+  const path = join(tmp.dir, 'htpasswd');
+  htpasswd('-cbB', path, 'alice', 'pw');
+  let changes = 0;
+  const w = await FileChangeWatch.start(path, async () => void changes++, { events: false, pollMs: 50, debounceMs: 10 });
+  t.after(() => w.close());
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(changes, 0, 'an unchanged file is not reported');
+  htpasswd('-bB', path, 'alice', 'pw2');
+  assert.ok(await waitFor(() => changes === 1));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(changes, 1);
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RegistryError } from '../../src/oci/errors.js';
 import { ANONYMOUS, type Access, type AuthRequest } from '../../src/access/access-controller.js';
 import { HtpasswdAccessController, basicChallenge, type HtpasswdOptions } from '../../src/access/htpasswd.js';
@@ -149,6 +149,10 @@ test('failures are throttled per user: 429 with Retry-After, even for the right 
   assert.equal((await rejectsWith(c.authenticate(req(good)), 'TOOMANYREQUESTS')).headers['Retry-After'], '15');
   clock.advance(14_500);
   assert.deepEqual(await c.authenticate(req(good)), { kind: 'user', name: 'alice' });
+
+  // A new window counts afresh: three more failures, and alice is throttled again.
+  for (let i = 0; i < 3; i++) await rejectsWith(c.authenticate(req(basic('alice', `again${i}`))), 'UNAUTHORIZED');
+  assert.equal((await rejectsWith(c.authenticate(req(good)), 'TOOMANYREQUESTS')).headers['Retry-After'], '60');
 });
 
 test('failures are throttled per address too, and one address succeeding does not clear another', async (t) => {
@@ -164,6 +168,23 @@ test('failures are throttled per address too, and one address succeeding does no
   assert.equal(await c.authenticate(req(undefined, '192.0.2.7')), ANONYMOUS);
   clock.advance(30_000);
   assert.equal((await c.authenticate(req(basic('bob', 'builder'), '192.0.2.7'))).name, 'bob');
+});
+
+test('guesses sent all at once cannot outrun the throttle; one header sent all at once is one attempt', async (t) => {
+  const { c, verify } = await setup(t, { maxFailuresPerUser: 3, maxFailuresPerAddress: 100 });
+  const guesses = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => c.authenticate(req(basic('alice', `guess${i}`)))));
+  const codes = guesses.map((r) => (r.status === 'rejected' ? (r.reason as RegistryError).code : 'ok'));
+  assert.deepEqual(codes.filter((x) => x === 'UNAUTHORIZED').length, 3, codes.join());
+  assert.deepEqual(codes.filter((x) => x === 'TOOMANYREQUESTS').length, 17, codes.join());
+  assert.equal(verify.calls, 3, 'bcrypt ran for the allowed attempts only');
+
+  // bob's client opens twelve connections with the same (right) header: no 429, one bcrypt check,
+  // and his count is back to zero afterwards.
+  const burst = await Promise.all(Array.from({ length: 12 }, () => c.authenticate(req(basic('bob', 'builder'), '10.1.1.1'))));
+  assert.ok(burst.every((i) => i.name === 'bob'));
+  assert.equal(verify.calls, 4);
+  for (let i = 0; i < 2; i++) await rejectsWith(c.authenticate(req(basic('bob', `typo${i}`))), 'UNAUTHORIZED');
+  assert.equal((await c.authenticate(req(basic('bob', 'builder')))).name, 'bob', 'two typos after the burst: not throttled yet');
 });
 
 test('a failed attempt logs the user name and the client address only; nothing secret is ever logged', async (t) => {
@@ -198,6 +219,11 @@ test('the file is re-read when it changes: a new password works at once and the 
   await c.authenticate(req(old));
   assert.equal(verify.calls, 1, 'remembered');
 
+  // Another file in the same directory changing is no reason to reload (and forget the cache).
+  writeFileSync(join(dirname(path), 'unrelated'), 'x');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(c.generation, 0);
+
   // htpasswd rewrites the file in place.
   htpasswd('-bB', path, 'alice', 'looking-glass');
   assert.ok(await waitFor(() => c.generation === 1), 'reloaded after htpasswd changed the file');
@@ -211,6 +237,11 @@ test('the file is re-read when it changes: a new password works at once and the 
   renameSync(`${path}.tmp`, path);
   assert.ok(await waitFor(() => c.generation === 2), 'reloaded after the file was replaced');
   assert.equal((await c.authenticate(req(basic('carol', 'new-user')))).name, 'carol');
+  // And again: the watch must not have stayed on the first file's inode.
+  writeFileSync(`${path}.tmp`, `${readFileSync(path, 'utf8')}${htpasswdLine('B', 'erin', 'second-replace')}\n`);
+  renameSync(`${path}.tmp`, path);
+  assert.ok(await waitFor(() => c.generation === 3), 'reloaded after the file was replaced again');
+  assert.equal((await c.authenticate(req(basic('erin', 'second-replace')))).name, 'erin');
 });
 
 test('a broken new file is reported with its line number and the users already loaded stay', async (t) => {
@@ -232,9 +263,9 @@ test('a broken new file is reported with its line number and the users already l
   assert.equal((await c.authenticate(req(basic('dave', 'bcrypt-pw')))).name, 'dave');
 });
 
-test('a change the events miss is found by the poll; close() stops watching', async (t) => {
+test('close() stops watching', async (t) => {
   const { c, path } = await setup(t, { watch: true, watchDebounceMs: 10, watchPollMs: 50 });
-  htpasswd('-bB', path, 'alice', 'polled');
+  htpasswd('-bB', path, 'alice', 'changed');
   assert.ok(await waitFor(() => c.generation === 1));
   await c.close();
   htpasswd('-bB', path, 'alice', 'after-close');
