@@ -8,7 +8,7 @@ import { isIndexMediaType } from '../oci/media-types.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from '../transports/types.js';
 import { verifyingStream } from '../transports/verify.js';
 import { convertImageManifest, convertIndex, formatOf, type ManifestFormat } from './convert.js';
-import { choosePlatform, hostPlatform, type Platform } from './platform.js';
+import { choosePlatform, hostPlatform, type Platform } from '../oci/platform.js';
 
 /** Blobs below this size are copied before the big ones (see copyBlobs). */
 const SMALL_BLOB = 1 << 20;
