@@ -219,9 +219,15 @@ export class RegistryClient {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     }
     const res = await this.pools.request(url, { method, headers, body });
-    if (res.statusCode === 401 || res.statusCode === 403) {
+    // OAuth2 answers a refused grant with 400 invalid_grant; the Basic flow with 401/403.
+    const refused = res.statusCode === 401 || res.statusCode === 403 || (method === 'POST' && res.statusCode === 400);
+    if (refused) {
       await res.body.dump();
-      throw new RegistryHttpError(`authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
+      throw new RegistryHttpError(!creds
+        ? `${this.registry} requires authentication: log in with \`wharf login ${this.registry}\` or pass --creds USER:PASSWORD`
+        : 'identityToken' in creds
+          ? `authentication to ${this.registry} failed: the identity token in the auth file was refused (expired or revoked): log in again with \`wharf login ${this.registry}\``
+          : `authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
     }
     if (res.statusCode >= 400) throw await errorFrom(res, `token request to ${url.origin}`);
     const json = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
