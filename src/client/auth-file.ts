@@ -10,11 +10,11 @@
 // Within a file, credHelpers[registry] wins; then the most specific of host/ns/repo, host/ns, host; then keys
 // Docker used to write (https://host/v1/, http://host, and https://index.docker.io/v1/ for docker.io);
 // then (a Docker convention containers/image ignores) the credsStore helper.
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../store/atomic-file.js';
 import {
   CredentialHelperError,
   credentialHelperErase,
@@ -306,28 +306,9 @@ export function serializeAuthFile(contents: AuthFileContents): string {
   return JSON.stringify(out, null, '\t');
 }
 
-/** Writes `data` to `path` atomically (temp file in the same directory, fsync, rename), mode 0600. */
+/** Writes `data` to `path` atomically, mode 0600 (credentials), creating its directory 0700. */
 async function atomicWrite(path: string, data: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(0o600);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
+  await writeFileAtomic(path, data, { mode: 0o600, mkdirMode: 0o700 });
 }
 
 async function readForEdit(path: string): Promise<AuthFileContents> {

@@ -19,6 +19,8 @@ export interface RegistryClientOptions {
   insecure?: boolean;
   retryTimes?: number;
   userAgent?: string;
+  /** The clock token lifetimes are measured with (tests move it forward). */
+  now?: () => number;
 }
 
 export class RegistryHttpError extends WharfError {
@@ -58,7 +60,8 @@ export class RegistryClient {
   private readonly pools: HttpPools;
   private scheme: 'https' | 'http' | null = null;
   private challenge: Challenge | null = null;
-  private readonly tokens = new Map<string, CachedToken>();
+  /** Bearer tokens by scope set; a pending fetch is shared, so parallel requests ask the token service once. */
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.registry = opts.registry;
@@ -73,18 +76,40 @@ export class RegistryClient {
     this.pools.close();
   }
 
-  /** Base URL, probing HTTPS first and falling back to HTTP for insecure registries (as the containers tools do). */
+  /**
+   * Base URL, probing HTTPS first and falling back to HTTP for insecure registries (as the containers tools
+   * do). The probe's challenge is kept: requests then carry credentials from the start, instead of each
+   * parallel first request meeting a 401 and fetching its own token.
+   */
   async baseUrl(): Promise<string> {
     if (this.scheme) return `${this.scheme}://${this.endpoint}`;
+    this.probing ??= this.probe().finally(() => { this.probing = null; });
+    await this.probing;
+    return `${this.scheme}://${this.endpoint}`;
+  }
+
+  private probing: Promise<void> | null = null;
+
+  private async probe(): Promise<void> {
+    let scheme: 'https' | 'http' = 'https';
+    let res: HttpResponse | null;
     try {
-      const res = await this.pools.request(`https://${this.endpoint}/v2/`, { method: 'GET', headers: this.baseHeaders() });
-      await res.body.dump();
-      this.scheme = 'https';
+      res = await this.pools.request(`https://${this.endpoint}/v2/`, { method: 'GET', headers: this.baseHeaders() });
     } catch (e) {
       if (!this.opts.insecure) throw explainConnectError(e, this.endpoint);
-      this.scheme = 'http';
+      scheme = 'http';
+      // A failed plain-HTTP probe is not fatal here: the first real request reports the error, with retries.
+      res = await this.pools.request(`http://${this.endpoint}/v2/`, { method: 'GET', headers: this.baseHeaders() }).catch(() => null);
     }
-    return `${this.scheme}://${this.endpoint}`;
+    if (res) {
+      await res.body.dump();
+      if (res.statusCode === 401) this.challenge = pickChallenge(parseChallenges(res.headers['www-authenticate'])) ?? this.challenge;
+    }
+    this.scheme ??= scheme;
+  }
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
   }
 
   private baseHeaders(): Record<string, string> {
@@ -101,7 +126,7 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { ...this.baseHeaders(), ...o.headers };
       const auth = await this.authorization(o.scopes ?? []);
-      if (auth) headers.authorization = auth;
+      if (auth) headers.authorization = auth.header;
       let res: HttpResponse;
       try {
         res = await this.pools.request(url, {
@@ -117,11 +142,12 @@ export class RegistryClient {
       if (res.statusCode === 401 && !(o.expect ?? []).includes(401)) {
         const challenges = parseChallenges(res.headers['www-authenticate']);
         await res.body.dump();
-        const c = challenges.find((x) => x.scheme === 'bearer') ?? challenges.find((x) => x.scheme === 'basic');
-        // One retry with what the challenge asks for; a second refusal is about the credentials.
+        const c = pickChallenge(challenges);
+        // One retry with what the challenge asks for; a second refusal is about the credentials. A token
+        // the registry refused (expired or revoked early) is dropped, so the retry fetches a fresh one.
         if (c && retryable && !authRetried && (c.scheme === 'bearer' || this.opts.credentials)) {
           this.challenge = c;
-          this.tokens.clear();
+          if (auth?.token && this.tokens.get(auth.key) === auth.token) this.tokens.delete(auth.key);
           authRetried = true;
           continue;
         }
@@ -142,21 +168,34 @@ export class RegistryClient {
     }
   }
 
-  /** The Authorization header for these scopes, fetching a token when the registry asked for Bearer. */
-  private async authorization(scopes: string[]): Promise<string | null> {
+  /**
+   * The Authorization header for these scopes, fetching a token when the registry asked for Bearer: one
+   * fetch per scope set, shared by concurrent requests, reused until it expires.
+   */
+  private async authorization(scopes: string[]): Promise<{ header: string; key: string; token?: Promise<CachedToken> } | null> {
     const c = this.challenge;
     if (!c) return null;
     const creds = this.opts.credentials;
     if (c.scheme === 'basic') {
       if (!creds || !('username' in creds)) return null;
-      return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      return { header: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`, key: '' };
     }
-    const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.header;
-    const token = await this.fetchToken(c, scopes);
-    this.tokens.set(key, token);
-    return token.header;
+    const key = [...scopes].sort().join(' ');
+    let token = this.tokens.get(key);
+    if (token) {
+      const t = await token.catch(() => null);
+      if (!t || t.expiresAt <= this.now()) {
+        if (this.tokens.get(key) === token) this.tokens.delete(key);
+        token = undefined;
+      }
+    }
+    if (!token) {
+      token = this.tokens.get(key) ?? this.fetchToken(c, scopes);
+      this.tokens.set(key, token);
+      // A failed fetch is not cached: the next request asks again.
+      token.catch(() => { if (this.tokens.get(key) === token) this.tokens.delete(key); });
+    }
+    return { header: (await token).header, key, token };
   }
 
   private async fetchToken(c: Challenge, scopes: string[]): Promise<CachedToken> {
@@ -181,16 +220,23 @@ export class RegistryClient {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     }
     const res = await this.pools.request(url, { method, headers, body });
-    if (res.statusCode === 401 || res.statusCode === 403) {
+    // OAuth2 answers a refused grant with 400 invalid_grant; the Basic flow with 401/403.
+    const refused = res.statusCode === 401 || res.statusCode === 403 || (method === 'POST' && res.statusCode === 400);
+    if (refused) {
       await res.body.dump();
-      throw new RegistryHttpError(`authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
+      throw new RegistryHttpError(!creds
+        ? `${this.registry} requires authentication: log in with \`wharf login ${this.registry}\` or pass --creds USER:PASSWORD`
+        : 'identityToken' in creds
+          ? `authentication to ${this.registry} failed: the identity token in the auth file was refused (expired or revoked): log in again with \`wharf login ${this.registry}\``
+          : `authentication to ${this.registry} failed: invalid username/password`, 401, 'UNAUTHORIZED');
     }
     if (res.statusCode >= 400) throw await errorFrom(res, `token request to ${url.origin}`);
     const json = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = json.token ?? json.access_token;
     if (!token) throw new RegistryHttpError(`token service of ${this.registry} returned no token`, 500);
+    // As Docker and containers/image: a lifetime under 60 s (or none) counts as 60 s.
     const ttl = Math.max(60, json.expires_in ?? 60) * 1000;
-    return { header: `Bearer ${token}`, expiresAt: Date.now() + ttl - 10_000 };
+    return { header: `Bearer ${token}`, expiresAt: this.now() + ttl - 10_000 };
   }
 
   /** Checks that the registry answers and the credentials (if any) are accepted. */
@@ -357,6 +403,11 @@ export class RegistryClient {
   private async absolute(location: string): Promise<string> {
     return new URL(location, `${await this.baseUrl()}/`).toString();
   }
+}
+
+/** Bearer when offered (it carries scopes), else Basic. */
+function pickChallenge(challenges: Challenge[]): Challenge | null {
+  return challenges.find((x) => x.scheme === 'bearer') ?? challenges.find((x) => x.scheme === 'basic') ?? null;
 }
 
 export function pullScope(repo: string): string {

@@ -8,7 +8,7 @@ import { isIndexMediaType } from '../oci/media-types.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from '../transports/types.js';
 import { verifyingStream } from '../transports/verify.js';
 import { convertImageManifest, convertIndex, formatOf, type ManifestFormat } from './convert.js';
-import { choosePlatform, hostPlatform, type Platform } from './platform.js';
+import { choosePlatform, hostPlatform, type Platform } from '../oci/platform.js';
 import { WharfError } from '../oci/errors.js';
 
 /** Blobs below this size are copied before the big ones (see copyBlobs). */
@@ -109,8 +109,12 @@ class CopyEngine {
     const parsed = parseManifest(index.bytes, index.mediaType);
     const newChildren = new Map<string, { digest: string; size: number; mediaType: string }>();
     if (withChildren) {
-      for (const child of parsed.children) {
-        const m = await this.src.getManifest(child.digest);
+      // Every child is fetched (and so verified against its digest) before anything is written: a bad
+      // child must not leave the others' blobs at the destination.
+      const manifests: ManifestBytes[] = [];
+      for (const child of parsed.children) manifests.push(await this.src.getManifest(child.digest));
+      for (const [i, child] of parsed.children.entries()) {
+        const m = manifests[i]!;
         const out = await this.copyImageManifest(m, child);
         newChildren.set(child.digest, { digest: digestOf(out.bytes), size: out.bytes.length, mediaType: out.mediaType });
       }

@@ -2,17 +2,16 @@
 // that each path is written once, from the highest layer that has it; whiteouts (.wh.NAME) and opaque
 // directories (.wh..wh..opq) hide what lies below them. Nothing is extracted to disk.
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { parseManifest } from '../oci/manifest.js';
 import { isIndexMediaType } from '../oci/media-types.js';
-import { autoDecompress } from '../transports/oci-archive.js';
+import { autoDecompress } from '../transports/compression.js';
+import { replaceFileAtomically } from '../store/atomic-file.js';
 import { verifyingStream } from '../transports/verify.js';
 import type { ImageSource } from '../transports/types.js';
-import { choosePlatform, hostPlatform, type Platform } from './platform.js';
+import { choosePlatform, hostPlatform, type Platform } from '../oci/platform.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -80,12 +79,5 @@ export async function exportRootfs(src: ImageSource, out: NodeJS.WritableStream,
 
 /** Writes the export to FILE atomically (temp file + rename). */
 export async function exportRootfsToFile(src: ImageSource, file: string, platform?: Partial<Platform>): Promise<void> {
-  const tmp = join(dirname(file), `.wharf-export-${randomUUID()}.tmp`);
-  try {
-    await exportRootfs(src, createWriteStream(tmp), platform);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await replaceFileAtomically(file, (tmp) => exportRootfs(src, createWriteStream(tmp), platform), { fsync: false });
 }

@@ -8,10 +8,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { newHasher } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
-import { autoDecompress } from '../transports/oci-archive.js';
+import { autoDecompress } from '../transports/compression.js';
 import type { BlobInfo, ImageSource, ManifestBytes } from '../transports/types.js';
 import { applyChanges } from './dockerfile-changes.js';
-import { hostPlatform, type Platform } from './platform.js';
+import { hostPlatform, type Platform } from '../oci/platform.js';
 
 function hashing(onDone: (digest: string, size: number) => void): Transform {
   const h = newHasher();

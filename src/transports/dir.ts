@@ -15,8 +15,9 @@ import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { parseManifest } from '../oci/manifest.js';
 import { parseLocalTransport } from './local.js';
 import {
-  MAX_MANIFEST_SIZE, exists, fsyncDir, manifestMediaType, openVerified, readVerified, storeVerified, writeFileAtomic, type Mode,
+  MAX_MANIFEST_SIZE, exists, manifestMediaType, openVerified, readVerified, storeVerified, type Mode,
 } from './oci-layout.js';
+import { fsyncDir, writeFileAtomic } from '../store/atomic-file.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError } from './verify.js';
 

@@ -30,8 +30,10 @@ import { digestOf, parseDigest } from '../oci/digest.js';
 import { MediaTypes, isIndexMediaType } from '../oci/media-types.js';
 import { parseManifest } from '../oci/manifest.js';
 import { normalizeDockerRef, parseLocalTransport } from './local.js';
-import { MAX_MANIFEST_SIZE, tempPath, type Mode } from './oci-layout.js';
-import { autoDecompress, detectCompression, safeTarPath, writeTarAtomic, type Compression, type TarItem } from './oci-archive.js';
+import { MAX_MANIFEST_SIZE, type Mode } from './oci-layout.js';
+import { autoDecompress, detectCompression, type Compression } from './compression.js';
+import { safeTarPath, writeTarAtomic, type TarItem } from './tar.js';
+import { tempPath } from '../store/atomic-file.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError, verifyingStream } from './verify.js';
 

@@ -12,10 +12,9 @@
 // another image may share them). Two concurrent writers to one layout are not serialized: index.json is
 // re-read at commit to narrow the window, but the last commit wins.
 //
-// This module also exports the small file helpers the other local transports share.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+// This module also exports the small read helpers the other local transports share.
+import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -28,6 +27,7 @@ import { parseLocalTransport } from './local.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError, verifyingStream } from './verify.js';
 import { VerifiedFileWriter } from './verified-file-writer.js';
+import { fsyncDir, replaceFileAtomically, writeFileAtomic } from '../store/atomic-file.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_VERSION = '1.0.0';
@@ -40,58 +40,23 @@ const IO_CHUNK = 1 << 20;
 // Shared file helpers
 // ---------------------------------------------------------------------------------------------
 
-/** A fresh temp file name in `dir` (hidden, so it is never mistaken for content). */
-export function tempPath(dir: string): string {
-  return join(dir, `.wharf-${randomBytes(8).toString('hex')}.tmp`);
-}
-
-/** fsyncs a directory so renames into it are durable (best effort: not every filesystem allows it). */
-export async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch {
-    /* e.g. EINVAL/EISDIR on some filesystems */
-  } finally {
-    await fh?.close();
-  }
-}
-
-/** Writes `data` to `path` atomically: temp file (in `tmpDir`, default the same directory), fsync, rename. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, tmpDir = dirname(path)): Promise<void> {
-  const tmp = tempPath(tmpDir);
-  try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 /**
  * Streams `body` (with backpressure) to `path` atomically, verifying on the way that it hashes to
  * `digest` and, unless `size` is -1, has `size` bytes: temp file in `tmpDir`, fsync, rename. On any
  * failure the temp file is removed and `path` is untouched. Returns the number of bytes stored.
  */
 export async function storeVerified(body: Readable, digest: string, size: number, path: string, tmpDir: string, what = 'blob'): Promise<number> {
-  const tmp = tempPath(tmpDir);
-  const file = new VerifiedFileWriter(tmp, digest, size, what);
+  let bytes = 0;
   try {
-    // The pipeline ends once the file is verified, fsync'd and closed.
-    await pipelineAsync(body, file);
-    await rename(tmp, path);
-    return file.bytes;
+    // The pipeline ends once the file is verified, fsync'd and closed; the caller fsyncs the directories.
+    await replaceFileAtomically(path, async (tmp) => {
+      const file = new VerifiedFileWriter(tmp, digest, size, what);
+      await pipelineAsync(body, file);
+      bytes = file.bytes;
+    }, { tmpDir, fsync: false });
+    return bytes;
   } catch (e) {
     body.destroy();
-    await rm(tmp, { force: true });
     throw e;
   }
 }
@@ -409,7 +374,7 @@ export class OciLayout implements ImageSource, ImageDestination {
       throw new VerificationError(`${this.name}: manifest ${instanceDigest}: digest mismatch: content hashes to ${digest}`, instanceDigest);
     }
     await mkdir(join(this.path, 'blobs', algorithm), { recursive: true });
-    await writeFileAtomic(this.blobPath(digest), manifest.bytes, this.path);
+    await writeFileAtomic(this.blobPath(digest), manifest.bytes, { tmpDir: this.path });
     if (instanceDigest === undefined) {
       const desc: Descriptor = { mediaType: manifest.mediaType, digest, size: manifest.bytes.length };
       if (this.ref !== undefined) desc.annotations = { [REF_NAME_ANNOTATION]: this.ref };

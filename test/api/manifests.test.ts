@@ -435,6 +435,24 @@ describe('manifests', () => {
       expectError(await req(s.url, `/v2/${repo}/manifests/${a.digest}`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
     });
 
+    test('after DELETE by digest its bytes are neither readable as a blob of that repository nor mountable from it', async () => {
+      const repo = repoName('m-del-blob');
+      const a = await pushImage(s.url, repo, 'v1');
+      const blobPath = `/v2/${repo}/blobs/${a.digest}`;
+      const mountInto = (dst: string, digest: string) => req(s.url, `/v2/${dst}/blobs/uploads/?mount=${digest}&from=${repo}`, { method: 'POST' });
+      // Before: a manifest is also a blob of its repository (as in Distribution), and mountable from it.
+      expectStatus(await req(s.url, blobPath), 200, 'GET manifest as blob before DELETE');
+      expectStatus(await mountInto(repoName('m-del-blob-before'), a.digest), 201, 'mount of the manifest before DELETE');
+      expectStatus(await req(s.url, `/v2/${repo}/manifests/${a.digest}`, { method: 'DELETE' }), 202);
+      expectError(await req(s.url, blobPath), 404, 'BLOB_UNKNOWN');
+      expectError(await req(s.url, blobPath, { method: 'HEAD' }), 404);
+      const mount = await mountInto(repoName('m-del-blob-after'), a.digest);
+      expectStatus(mount, 202, 'a mount of a deleted manifest must start an upload, not link it');
+      await req(s.url, mount.headers.get('location')!, { method: 'DELETE' });
+      // The image's layers stay in the repository: only the manifest went.
+      expectStatus(await mountInto(repoName('m-del-blob-layer'), a.layers[0]!.digest), 201, 'mount of a layer after DELETE');
+    });
+
     test('DELETE by tag answers 202 and removes only that tag', async () => {
       const repo = repoName('m-del-tag');
       const a = await pushImage(s.url, repo, 't1');

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { digestOf } from '../../oci/digest.js';
 import { parseManifest } from '../../oci/manifest.js';
 import { isIndexMediaType } from '../../oci/media-types.js';
-import { choosePlatform, hostPlatform } from '../../copy/platform.js';
+import { choosePlatform, hostPlatform } from '../../oci/platform.js';
 import { openSource } from '../../transports/open.js';
 import { DockerSource } from '../../transports/docker.js';
 import { addAccessFlags, parseRetryTimes } from '../flags.js';

@@ -1,12 +1,13 @@
 // Filesystem blob store: blobs/<alg>/<2 hex>/<hex>, uploads/<id>; every commit is write-to-temp + fsync + rename.
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { randomUUID, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
 import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
+import { writeFileAtomic, type AtomicFileSystem } from '../atomic-file.js';
 
 /** Batch small network chunks into writes of about this size. */
 const WRITE_BATCH = 1 << 20;
@@ -26,6 +27,8 @@ export interface FsBlobStoreOptions {
   root: string;
   /** fsync data before a blob becomes visible (durability across power loss). */
   fsync: boolean;
+  /** The file-system calls of small atomic writes (tests inject failures). */
+  fs?: AtomicFileSystem;
 }
 
 export class FsBlobStore implements BlobStore {
@@ -123,10 +126,21 @@ export class FsBlobStore implements BlobStore {
 
   async putSmall(digest: string, bytes: Uint8Array): Promise<void> {
     const target = this.blobPath(digest);
-    if (await this.stat(digest)) return;
-    const tmp = join(this.tmpDir, randomUUID());
-    await writeFile(tmp, bytes, { flush: this.opts.fsync });
-    await this.moveIntoPlace(tmp, target);
+    // Kept only when it holds exactly these bytes: a file an older version left truncated by a crash
+    // (it wrote in place) must be rewritten, or the manifest would stay broken forever.
+    if (await this.holds(target, bytes)) return;
+    await writeFileAtomic(target, bytes, { tmpDir: this.tmpDir, fsync: this.opts.fsync, mkdirMode: 0o755, fs: this.opts.fs });
+  }
+
+  /** Whether the file at `path` holds exactly `bytes` (small files only). */
+  private async holds(path: string, bytes: Uint8Array): Promise<boolean> {
+    try {
+      if ((await stat(path)).size !== bytes.length) return false;
+      return (await readFile(path)).equals(bytes);
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
   }
 
   async delete(digest: string): Promise<void> {

@@ -1,6 +1,8 @@
 // A loopback HTTP proxy in front of a registry, for client tests that need to shape the traffic:
 // rewrite request paths (e.g. add ?n= to tag listings so the registry paginates), and throttle chosen blob
-// downloads (so that a copy is reliably in progress when it gets killed). It records every request.
+// downloads (so that a copy is reliably in progress when it gets killed), and tamper with chosen manifest
+// responses (one byte changed, the JSON still valid: a client must notice by the digest alone). It records
+// every request.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -10,6 +12,8 @@ export interface ProxyOptions {
   rewritePath?: (pathAndQuery: string) => string;
   /** Blob downloads (GET /v2/.../blobs/<digest>) of these digests are sent at `bytesPerSecond`. */
   throttle?: { digests: string[]; bytesPerSecond: number };
+  /** GET responses for manifests with these references (digests or tags) get one byte changed. */
+  tamperManifests?: string[];
 }
 
 export interface Proxy {
@@ -46,12 +50,25 @@ class Throttle extends Transform {
   }
 }
 
+/**
+ * The bytes with one byte changed, keeping the JSON valid: the first hex digit after "sha256:" (a digest
+ * inside the manifest) is replaced by another hex digit. Same length, so Content-Length still holds.
+ */
+export function changeOneByte(body: Buffer): Buffer {
+  const out = Buffer.from(body);
+  const at = out.indexOf('sha256:') + 'sha256:'.length;
+  if (at < 'sha256:'.length) throw new Error('proxy: nothing to tamper with in this manifest');
+  out[at] = out[at] === 0x30 ? 0x31 : 0x30; // '0' <-> '1' (or anything else -> '0')
+  return out;
+}
+
 export async function startProxy(target: string, opts: ProxyOptions = {}): Promise<Proxy> {
   const requests: string[] = [];
   const sentBytes = new Map<string, number>();
   const waiters: { digest: string; bytes: number; resolve: () => void }[] = [];
   const sockets = new Set<Socket>();
   const throttled = new Set(opts.throttle?.digests ?? []);
+  const tampered = new Set(opts.tamperManifests ?? []);
 
   const addSent = (digest: string, n: number): void => {
     const total = (sentBytes.get(digest) ?? 0) + n;
@@ -70,7 +87,13 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
     const up = httpRequest(`http://${target}${path}`, { method: req.method, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(path.split('?')[0]!)?.[1];
-      if (req.method === 'GET' && digest && throttled.has(digest) && opts.throttle) {
+      const manifestRef = /\/manifests\/([^/?]+)$/.exec(path.split('?')[0]!)?.[1];
+      if (req.method === 'GET' && manifestRef && tampered.has(manifestRef) && (upRes.statusCode ?? 0) === 200) {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => res.end(changeOneByte(Buffer.concat(chunks))));
+        upRes.on('error', () => res.destroy());
+      } else if (req.method === 'GET' && digest && throttled.has(digest) && opts.throttle) {
         const t = new Throttle(opts.throttle.bytesPerSecond, (n) => addSent(digest, n));
         upRes.pipe(t).pipe(res);
         res.once('close', () => { t.destroy(); upRes.destroy(); });

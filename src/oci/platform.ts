@@ -1,5 +1,5 @@
-// Platforms: the host's, overrides, and choosing an index entry the way the containers tools do.
-import type { Descriptor } from '../oci/manifest.js';
+// Platforms, their one home: the host's, overrides, and choosing an index entry the way the containers tools do.
+import type { Descriptor } from './manifest.js';
 
 export interface Platform {
   os: string;
