@@ -7,7 +7,7 @@ const nodeGlobals = { process: 'readonly', console: 'readonly', Buffer: 'readonl
 // The layer arrows of ../shared/ARCHITECTURE.md: a layer folder under src/ imports its own folder and
 // the layers of a lower rank, never one above it nor a sibling of its own rank.
 const LAYER_RANKS = {
-  oci: 0, config: 0,
+  oci: 0, config: 0, files: 0,
   store: 1, client: 1,
   access: 2, transports: 2,
   registry: 3, copy: 3,

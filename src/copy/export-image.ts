@@ -8,7 +8,7 @@ import tar from 'tar-stream';
 import { parseManifest } from '../oci/manifest.js';
 import { isIndexMediaType } from '../oci/media-types.js';
 import { autoDecompress } from '../transports/compression.js';
-import { replaceFileAtomically } from '../store/atomic-file.js';
+import { replaceFileAtomically } from '../files/atomic-file.js';
 import { verifyingStream } from '../transports/verify.js';
 import type { ImageSource } from '../transports/types.js';
 import { choosePlatform, hostPlatform, type Platform } from '../oci/platform.js';

@@ -17,7 +17,7 @@ import { parseLocalTransport } from './local.js';
 import {
   MAX_MANIFEST_SIZE, exists, manifestMediaType, openVerified, readVerified, storeVerified, type Mode,
 } from './oci-layout.js';
-import { fsyncDir, writeFileAtomic } from '../store/atomic-file.js';
+import { fsyncDir, writeFileAtomic } from '../files/atomic-file.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError } from './verify.js';
 

@@ -33,7 +33,7 @@ import { normalizeDockerRef, parseLocalTransport } from './local.js';
 import { MAX_MANIFEST_SIZE, type Mode } from './oci-layout.js';
 import { autoDecompress, detectCompression, type Compression } from './compression.js';
 import { safeTarPath, writeTarAtomic, type TarItem } from './tar.js';
-import { tempPath } from '../store/atomic-file.js';
+import { tempPath } from '../files/atomic-file.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError, verifyingStream } from './verify.js';
 

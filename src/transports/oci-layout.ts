@@ -27,7 +27,7 @@ import { parseLocalTransport } from './local.js';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 import { VerificationError, verifyingStream } from './verify.js';
 import { VerifiedFileWriter } from './verified-file-writer.js';
-import { fsyncDir, replaceFileAtomically, writeFileAtomic } from '../store/atomic-file.js';
+import { fsyncDir, replaceFileAtomically, writeFileAtomic } from '../files/atomic-file.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const OCI_LAYOUT_VERSION = '1.0.0';

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { replaceFileAtomically } from '../store/atomic-file.js';
+import { replaceFileAtomically } from '../files/atomic-file.js';
 import { autoDecompress } from './compression.js';
 
 /** Something to put in a tar: a directory, a file on disk (streamed), small in-memory data, or a symlink. */

@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
 import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
-import { writeFileAtomic, type AtomicFileSystem } from '../atomic-file.js';
+import { writeFileAtomic, type AtomicFileSystem } from '../../files/atomic-file.js';
 
 /** Batch small network chunks into writes of about this size. */
 const WRITE_BATCH = 1 << 20;

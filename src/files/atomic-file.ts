@@ -2,7 +2,7 @@
 // moment (the blob store's manifests, local transports, auth.json, archives, exports) writes a temp file
 // next to the target, fsyncs it, renames it over the target and fsyncs the directory. A reader sees the
 // old bytes or the new ones, never a part; a failure at any step leaves the target as it was and no temp
-// file behind. (It lives in store/, the lowest layer that touches disks, so every layer above can use it.)
+// file behind. (It lives in files/, a bottom layer beside oci/ and config/, so every layer above can use it.)
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { dirname, join } from 'node:path';

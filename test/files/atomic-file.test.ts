@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { realFileSystem, writeFileAtomic, type AtomicFileSystem } from '../../src/store/atomic-file.js';
+import { realFileSystem, writeFileAtomic, type AtomicFileSystem } from '../../src/files/atomic-file.js';
 import { FsBlobStore } from '../../src/store/blobs/fs-blob-store.js';
 import { digestOf } from '../../src/oci/digest.js';
 
@@ -179,7 +179,7 @@ describe('FsBlobStore.putSmall', () => {
 
 describe('on a full file system (a 256 KiB tmpfs in a private mount namespace)', () => {
   const here = dirname(fileURLToPath(import.meta.url));
-  const atomicModule = pathToFileURL(resolve(here, '../../src/store/atomic-file.js')).href;
+  const atomicModule = pathToFileURL(resolve(here, '../../src/files/atomic-file.js')).href;
   const storeModule = pathToFileURL(resolve(here, '../../src/store/blobs/fs-blob-store.js')).href;
 
   /** Runs `code` (an ES module body; `dir` is the tmpfs mount point) under unshare -m with a fresh tmpfs; resolves its stdout. */
