@@ -46,7 +46,24 @@ export const configSchema = z.object({
   shutdown: z.object({
     timeout: duration.default(30_000),
   }).strict().default({ timeout: 30_000 }),
-}).strict();
+  tls: z.object({
+    /** PEM certificate (the leaf first, then any intermediates). */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** PEM CA certificates that client certificates must chain to; setting it asks clients for one. */
+    clientCA: z.string().min(1).optional(),
+    /** Without a certificate: refused (require) or let in as anonymous (verify-if-given). Default require. */
+    clientAuth: z.enum(['require', 'verify-if-given']).optional(),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  }).strict().default({ minVersion: 'TLSv1.2' }),
+}).strict().superRefine((c, ctx) => {
+  // Half a TLS setup is a mistake, not a reason to fall back to plain HTTP.
+  const missing = (key: string, because: string): void => { ctx.addIssue({ code: 'custom', path: ['tls', key], message: `required when ${because}` }); };
+  if (c.tls.cert && !c.tls.key) missing('key', 'tls.cert is set');
+  if (c.tls.key && !c.tls.cert) missing('cert', 'tls.key is set');
+  if (c.tls.clientCA && !c.tls.cert && !c.tls.key) missing('cert', 'tls.clientCA is set (client certificates need TLS)');
+  if (c.tls.clientAuth && !c.tls.clientCA) missing('clientCA', 'tls.clientAuth is set');
+});
 
 export type Config = z.output<typeof configSchema>;
 type RawConfig = Record<string, unknown>;
@@ -54,6 +71,7 @@ type RawConfig = Record<string, unknown>;
 /** Every leaf key as a dotted path, e.g. "uploads.ttl", with its WHARF_* variable. */
 export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+  'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 export class ConfigError extends Error {}

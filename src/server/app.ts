@@ -1,4 +1,5 @@
 // The HTTP application: Fastify with raw bodies, one access-log line per request, spec JSON errors.
+import type { Http2SecureServer, SecureServerOptions } from 'node:http2';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -7,10 +8,12 @@ import { drainRequest } from './http-utils.js';
 
 export interface AppOptions {
   logger: FastifyServerOptions['logger'];
+  /** TLS: HTTP/2 and HTTP/1.1 (ALPN) over TLS with these options. Without it, plain HTTP/1.1. */
+  https?: SecureServerOptions;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
-  const app = Fastify({
+  const options = {
     logger: opts.logger,
     // Our onResponse hook writes the one access line per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -22,7 +25,11 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-  });
+  } satisfies FastifyServerOptions;
+  // Go clients (skopeo, podman, containerd) speak HTTP/2 when offered; HTTP/1.1 stays for the others.
+  const app = opts.https
+    ? Fastify({ ...(options as FastifyServerOptions<Http2SecureServer>), http2: true, https: { ...opts.https, allowHTTP1: true }, http2SessionTimeout: 65_000 }) as unknown as FastifyInstance
+    : Fastify(options);
 
   // Bodies stay unread streams: blobs are streamed to storage, manifests read with a bound.
   app.removeAllContentTypeParsers();

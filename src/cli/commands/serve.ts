@@ -13,8 +13,11 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error (WHARF_LOG_LEVEL)')
     .action(async (opts: { config?: string; addr?: string; data?: string; logLevel?: string }) => {
       let config;
+      let server;
       try {
         config = loadConfig({ file: opts.config, env: process.env, flags: { addr: opts.addr, data: opts.data, 'log.level': opts.logLevel } });
+        // Configuration is also checked on start (the TLS files are read then).
+        server = await startServer(config);
       } catch (e) {
         if (e instanceof ConfigError) {
           process.stderr.write(`wharf: ${e.message}\n`);
@@ -22,7 +25,6 @@ export function registerServe(program: Command): void {
         }
         throw e;
       }
-      const server = await startServer(config);
       let signalled = false;
       const shutdown = (signal: string): void => {
         if (signalled) {
