@@ -3,7 +3,7 @@
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { SecureServerOptions } from 'node:http2';
 import { ConfigError, settableKeys, type Config } from '../config/config.js';
 
@@ -49,8 +49,16 @@ export function loadSecureContextOptions(tls: TlsConfig & { cert: string; key: s
   const cert = read('tls.cert', tls.cert);
   const key = read('tls.key', tls.key);
   const ca = tls.clientCA ? read('tls.clientCA', tls.clientCA) : undefined;
-  checkCertificates('tls.cert', tls.cert, cert);
+  const leaf = checkCertificates('tls.cert', tls.cert, cert);
   if (ca) checkCertificates('tls.clientCA', tls.clientCA!, ca);
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (e) {
+    throw new ConfigError(`${keyLabel('tls.key')}: ${tls.key} is not a PEM private key: ${(e as Error).message}`);
+  }
+  // The first certificate is the server's own; its key must be this one.
+  if (!leaf.checkPrivateKey(privateKey)) throw new ConfigError(`${keyLabel('tls.key')}: ${tls.key} does not match the certificate in ${tls.cert}`);
   const options: SecureContextOptions = {
     cert, key, ca,
     minVersion: tls.minVersion,
@@ -58,26 +66,25 @@ export function loadSecureContextOptions(tls: TlsConfig & { cert: string; key: s
     honorCipherOrder: true,
   };
   try {
-    createSecureContext(options); // refuses a key that is not PEM or does not match the certificate
+    createSecureContext(options); // anything else OpenSSL refuses
   } catch (e) {
-    const msg = (e as Error).message;
-    const which = /key/i.test(msg) ? 'tls.key' : 'tls.cert';
-    throw new ConfigError(`${keyLabel(which)}: ${tls.cert} and ${tls.key} are not a usable certificate and key: ${msg}`);
+    throw new ConfigError(`${keyLabel('tls.cert')}: ${tls.cert} and ${tls.key} are not a usable certificate and key: ${(e as Error).message}`);
   }
   return options;
 }
 
-/** At least one PEM certificate, each one parseable (a chain is several). */
-function checkCertificates(key: string, path: string, pem: Buffer): void {
+/** At least one PEM certificate, each one parseable (a chain is several); returns the first. */
+function checkCertificates(key: string, path: string, pem: Buffer): X509Certificate {
   const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new ConfigError(`${keyLabel(key)}: ${path} holds no PEM certificate`);
-  for (const block of blocks) {
+  const certs = blocks.map((block) => {
     try {
-      new X509Certificate(block);
+      return new X509Certificate(block);
     } catch (e) {
       throw new ConfigError(`${keyLabel(key)}: ${path} holds an invalid certificate: ${(e as Error).message}`);
     }
-  }
+  });
+  return certs[0]!;
 }
 
 /** Options for http2.createSecureServer: both protocols offered by ALPN, client certificates as configured. */
