@@ -57,6 +57,11 @@ export interface AccessController {
    * tokens with too narrow a scope are) rather than refused (403 DENIED).
    */
   readonly challengesAuthenticated: boolean;
+  /**
+   * Whether the base endpoint (`/v2/`) turns anonymous callers away with 401, as every registry with
+   * logins does (clients read it to learn how to log in); false only for the open registry.
+   */
+  readonly requiresIdentity: boolean;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@ import { ANONYMOUS, type Access, type AccessController, type Identity } from './
 export class AllowAllAccessController implements AccessController {
   readonly kind = 'none';
   readonly challengesAuthenticated = false;
+  readonly requiresIdentity = false;
 
   async authenticate(): Promise<Identity> {
     return ANONYMOUS;

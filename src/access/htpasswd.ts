@@ -75,6 +75,7 @@ function typicalCost(users: Map<string, HtpasswdEntry>): number {
 export class HtpasswdAccessController implements AccessController {
   readonly kind = 'htpasswd';
   readonly challengesAuthenticated = false;
+  readonly requiresIdentity = true;
 
   private readonly cache: CredentialCache;
   private readonly perUser: FailureThrottle;

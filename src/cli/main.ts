@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Register[]>> = {
   export: async () => [(await import('./commands/import-export.js')).registerImportExport],
   login: async () => [(await import('./commands/login.js')).registerLogin],
   logout: async () => [(await import('./commands/login.js')).registerLogout],
+  certs: async () => [(await import('./commands/certs.js')).registerCerts],
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -55,10 +55,25 @@ export const configSchema = z.object({
       realm: z.string().min(1).regex(/^[^"\\\r\n]*$/, 'a realm may not hold quotes, backslashes or line breaks').default('wharf'),
     }).strict().default({ realm: 'wharf' }),
   }).strict().default({ htpasswd: { realm: 'wharf' } }),
+  tls: z.object({
+    /** PEM certificate (the leaf first, then any intermediates). */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** PEM CA certificates that client certificates must chain to; setting it asks clients for one. */
+    clientCA: z.string().min(1).optional(),
+    /** Without a certificate: refused (require) or let in as anonymous (verify-if-given). Default require. */
+    clientAuth: z.enum(['require', 'verify-if-given']).optional(),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  }).strict().default({ minVersion: 'TLSv1.2' }),
 }).strict().superRefine((c, ctx) => {
-  if (c.auth.mode === 'htpasswd' && c.auth.htpasswd.path === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['auth', 'htpasswd', 'path'], message: 'auth.mode htpasswd needs the file: set auth.htpasswd.path' });
-  }
+  const need = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }); };
+  if (c.auth.mode === 'htpasswd' && c.auth.htpasswd.path === undefined) need(['auth', 'htpasswd', 'path'], 'auth.mode htpasswd needs the file: set auth.htpasswd.path');
+  if (c.auth.mode === 'certificate' && !c.tls.clientCA) need(['tls', 'clientCA'], 'auth.mode certificate needs client certificates: set tls.clientCA');
+  // Half a TLS setup is a mistake, not a reason to fall back to plain HTTP.
+  if (c.tls.cert && !c.tls.key) need(['tls', 'key'], 'required when tls.cert is set');
+  if (c.tls.key && !c.tls.cert) need(['tls', 'cert'], 'required when tls.key is set');
+  if (c.tls.clientCA && !c.tls.cert && !c.tls.key) need(['tls', 'cert'], 'required when tls.clientCA is set (client certificates need TLS)');
+  if (c.tls.clientAuth && !c.tls.clientCA) need(['tls', 'clientCA'], 'required when tls.clientAuth is set');
 }).transform((c) => ({ ...c, auth: { ...c.auth, mode: c.auth.mode ?? (c.auth.htpasswd.path !== undefined ? 'htpasswd' as const : 'none' as const) } }));
 
 export type Config = z.output<typeof configSchema>;
@@ -68,6 +83,7 @@ type RawConfig = Record<string, unknown>;
 export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
+  'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 /** A configuration Wharf cannot start with: `wharf serve` prints it and exits with code 2. */

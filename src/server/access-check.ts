@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Access, type AccessController, type Identity } from '../access/access-controller.js';
 import { RegistryError } from '../oci/errors.js';
-import { clientCertificateOf } from './client-certificate.js';
+import { clientCertificateOf, type PeerSocket } from './client-certificate.js';
 
 const identities = new WeakMap<FastifyRequest, Identity>();
 
@@ -31,13 +31,13 @@ export function accessCheck(controller: AccessController): AccessCheck {
       const identity = await controller.authenticate({
         authorization: req.headers.authorization,
         remoteAddress: req.socket.remoteAddress ?? '',
-        clientCertificate: clientCertificateOf(req.raw.socket),
+        clientCertificate: clientCertificateOf(req.raw.socket as PeerSocket),
       });
       identities.set(req, identity);
       const anonymous = identity.kind === 'anonymous';
-      // The base endpoint needs nothing but a known caller, whenever the controller asks for one.
+      // The base endpoint needs nothing but a known caller, whenever the controller has callers to know.
       if (needs.length === 0) {
-        if (anonymous && controller.challenge(needs) !== null) throw unauthorized(needs, 'authentication required');
+        if (anonymous && controller.requiresIdentity) throw unauthorized(needs, 'authentication required');
         return identity;
       }
       const granted = await controller.authorize(identity, needs);

@@ -1,7 +1,8 @@
 // The HTTP application: Fastify with raw bodies, one access-log line per request, spec JSON errors.
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Http2SecureServer, SecureServerOptions } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { registerDistributionApi } from './distribution-api.js';
@@ -15,11 +16,13 @@ export interface AppOptions {
   logger: FastifyServerOptions['logger'] | FastifyBaseLogger;
   /** Who may do what; everyone everything when absent. */
   accessController?: AccessController;
+  /** TLS: HTTP/2 and HTTP/1.1 (ALPN) over TLS with these options. Without it, plain HTTP/1.1. */
+  https?: SecureServerOptions;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
   const shared = typeof opts.logger === 'object' && opts.logger !== null && 'child' in opts.logger;
-  const app = Fastify({
+  const options = {
     ...(shared ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: opts.logger as FastifyServerOptions['logger'] }),
     // Our onResponse hook writes the one access line per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -35,7 +38,11 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     http: { requireHostHeader: false },
     // What the HTTP parser refuses (malformed request line, headers too large) still gets a JSON error.
     clientErrorHandler: answerClientError,
-  });
+  };
+  // Go clients (skopeo, podman, containerd) may speak HTTP/2 when offered; HTTP/1.1 stays for the others.
+  const app = opts.https
+    ? Fastify({ ...(options as FastifyServerOptions<Http2SecureServer>), http2: true, https: { ...opts.https, allowHTTP1: true }, http2SessionTimeout: 65_000 }) as unknown as FastifyInstance
+    : Fastify(options as FastifyHttpOptions<Server>);
 
   // Bodies stay unread streams: blobs are streamed to storage, manifests read with a bound.
   app.removeAllContentTypeParsers();

@@ -15,6 +15,9 @@ export function contentLength(req: IncomingMessage): number | null {
 export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   if (len !== undefined) return len !== '0';
+  // HTTP/2 has no chunked encoding: a body of unknown length is a stream that did not end with its headers.
+  const h2 = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
+  if (req.httpVersionMajor === 2 && h2) return h2.endAfterHeaders === false;
   return req.headers['transfer-encoding'] !== undefined;
 }
 
@@ -89,6 +92,7 @@ export function drainRequest(req: IncomingMessage): void {
   let drained = 0;
   req.on('data', (chunk: Buffer) => {
     drained += chunk.length;
+    // Under HTTP/2 the compat socket's destroy() ends this request's stream only, not the connection.
     if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
   });
   req.resume();

@@ -1,5 +1,6 @@
 // `wharf serve`: open the stores, start HTTP, sweep stale uploads, shut down gracefully.
 import { mkdirSync } from 'node:fs';
+import type { Http2SecureServer } from 'node:http2';
 import { join, resolve } from 'node:path';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
@@ -9,9 +10,13 @@ import { SqliteMetaStore } from '../store/meta/sqlite-meta-store.js';
 import { Registry } from '../registry/registry.js';
 import { buildApp } from './app.js';
 import { accessControllerFor } from '../access/factory.js';
+import { secureServerOptions, tlsEnabled, watchTlsFiles, type TlsWatcher } from './tls.js';
+import { manageSecureConnections } from './secure-connections.js';
+import { refuseUnverifiedClientCertificates } from './client-certificate.js';
 
 export interface RunningServer {
   addr: string;
+  scheme: 'http' | 'https';
   close(): Promise<void>;
 }
 
@@ -26,6 +31,9 @@ function loggerOptions(config: Config): LoggerOptions {
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
+  const tls = config.tls;
+  // Read and checked before anything opens: a bad certificate is a start-up error (a ConfigError).
+  const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true });
   const blobStore = await FsBlobStore.open({ root: dataDir, fsync: config.storage.fsync });
@@ -40,7 +48,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await registry.close();
     throw e;
   }
-  const app = buildApp(registry, { logger, accessController });
+  const app = buildApp(registry, { logger, accessController, https });
+  let tlsWatcher: TlsWatcher | null = null;
+  if (tlsEnabled(tls)) {
+    const server = app.server as unknown as Http2SecureServer;
+    const connections = manageSecureConnections(server, { keepAliveTimeoutMs: 65_000 });
+    app.addHook('preClose', async () => connections.closeGracefully());
+    if (tls.clientCA && tls.clientAuth === 'verify-if-given') refuseUnverifiedClientCertificates(app);
+    tlsWatcher = watchTlsFiles(tls, (o) => server.setSecureContext(o), app.log);
+  }
 
   const sweep = async (): Promise<void> => {
     try {
@@ -58,14 +74,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   await app.listen({ host, port });
   const a = app.server.address();
   const addr = a && typeof a === 'object' ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.addr;
-  app.log.info({ addr, data: dataDir }, 'listening');
+  const scheme = https ? 'https' : 'http';
+  app.log.info({ addr, scheme, url: `${scheme}://${addr}`, data: dataDir }, 'listening');
 
   let closing: Promise<void> | null = null;
   return {
     addr,
+    scheme,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        tlsWatcher?.close();
         await app.close();
         await accessController.close();
         await registry.close();

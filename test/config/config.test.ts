@@ -53,3 +53,19 @@ test('units and addresses', () => {
   assert.deepEqual(splitAddr('[::1]:5000'), { host: '::1', port: 5000 });
   assert.deepEqual(splitAddr('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
 });
+
+test('tls keys: defaults, variables, and half a setup names the missing key', () => {
+  const d = loadConfig({ env: {} });
+  assert.deepEqual(d.tls, { minVersion: 'TLSv1.2' });
+  const c = loadConfig({ env: { WHARF_TLS_CERT: '/c.pem', WHARF_TLS_KEY: '/k.pem', WHARF_TLS_CLIENT_CA: '/ca.pem', WHARF_TLS_CLIENT_AUTH: 'verify-if-given', WHARF_TLS_MIN_VERSION: 'TLSv1.3' } });
+  assert.deepEqual(c.tls, { cert: '/c.pem', key: '/k.pem', clientCA: '/ca.pem', clientAuth: 'verify-if-given', minVersion: 'TLSv1.3' });
+  const fails = (env: Record<string, string>, re: RegExp): void => {
+    assert.throws(() => loadConfig({ env }), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+  };
+  fails({ WHARF_TLS_CERT: '/c.pem' }, /tls\.key \(WHARF_TLS_KEY\): required when tls\.cert is set/);
+  fails({ WHARF_TLS_KEY: '/k.pem' }, /tls\.cert \(WHARF_TLS_CERT\): required when tls\.key is set/);
+  fails({ WHARF_TLS_CLIENT_CA: '/ca.pem' }, /tls\.cert \(WHARF_TLS_CERT\): required when tls\.clientCA/);
+  fails({ WHARF_TLS_CERT: '/c.pem', WHARF_TLS_KEY: '/k.pem', WHARF_TLS_CLIENT_AUTH: 'require' }, /tls\.clientCA \(WHARF_TLS_CLIENT_CA\): required when tls\.clientAuth/);
+  fails({ WHARF_TLS_CERT: '/c.pem', WHARF_TLS_KEY: '/k.pem', WHARF_TLS_CLIENT_CA: '/ca.pem', WHARF_TLS_CLIENT_AUTH: 'optional' }, /tls\.clientAuth \(WHARF_TLS_CLIENT_AUTH\)/);
+  fails({ WHARF_TLS_MIN_VERSION: 'TLSv1.1' }, /tls\.minVersion \(WHARF_TLS_MIN_VERSION\)/);
+});

@@ -22,6 +22,7 @@ import { randomBlob } from '../api/lib/content.js';
 class ScriptedController implements AccessController {
   readonly kind = 'scripted';
   readonly challengesAuthenticated = false;
+  readonly requiresIdentity = true;
   readonly asked: string[][] = [];
   constructor(private readonly grants: Record<string, string[]>) {}
   async authenticate(r: { authorization: string | undefined }): Promise<Identity> {

@@ -13,20 +13,12 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error (WHARF_LOG_LEVEL)')
     .action(async (opts: { config?: string; addr?: string; data?: string; logLevel?: string }) => {
       let config;
-      try {
-        config = loadConfig({ file: opts.config, env: process.env, flags: { addr: opts.addr, data: opts.data, 'log.level': opts.logLevel } });
-      } catch (e) {
-        if (e instanceof ConfigError) {
-          process.stderr.write(`wharf: ${e.message}\n`);
-          process.exit(2);
-        }
-        throw e;
-      }
       let server;
       try {
+        config = loadConfig({ file: opts.config, env: process.env, flags: { addr: opts.addr, data: opts.data, 'log.level': opts.logLevel } });
+        // Files the configuration names (TLS, htpasswd) are read and checked on start: also exit 2.
         server = await startServer(config);
       } catch (e) {
-        // A file the configuration names (htpasswd, certificates) that cannot be used.
         if (e instanceof ConfigError) {
           process.stderr.write(`wharf: ${e.message}\n`);
           process.exit(2);

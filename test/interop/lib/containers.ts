@@ -28,6 +28,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Run outside the private mount namespace (plain spawn). */
   noNamespace?: boolean;
+  /** A directory bind-mounted over /etc/containers inside the namespace (e.g. a copy with a certs.d); the host's stays untouched. */
+  etcContainers?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 45_000;
@@ -45,6 +47,8 @@ export function requireTools(tools: readonly string[] = REQUIRED_TOOLS): void {
 
 /** Shell snippet run under `unshare -m`: hide the host's blob-info cache, then exec the tool. */
 const NS_SCRIPT = 'mkdir -p /var/lib/containers/cache && mount --bind "$1" /var/lib/containers/cache && shift && exec "$@"';
+/** The same, and a private /etc/containers (its directory is the second argument). */
+const NS_SCRIPT_ETC = 'mkdir -p /var/lib/containers/cache && mount --bind "$1" /var/lib/containers/cache && mount --bind "$2" /etc/containers && shift 2 && exec "$@"';
 
 /** Spawns a command with a hard timeout; resolves with its exit status and output. */
 export function spawnBounded(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult & { timedOut: boolean }> {
@@ -183,7 +187,7 @@ export class ClientEnv {
     this.log.push(cmdline);
     const res = opts.noNamespace
       ? await spawnBounded(cmd, args, { input: opts.input, timeoutMs: opts.timeoutMs, cwd: opts.cwd, env })
-      : await spawnBounded('unshare', ['-m', 'sh', '-c', NS_SCRIPT, 'sh', this.cacheDir, cmd, ...args], { input: opts.input, timeoutMs: opts.timeoutMs, cwd: opts.cwd, env });
+      : await spawnBounded('unshare', ['-m', 'sh', '-c', ...(opts.etcContainers ? [NS_SCRIPT_ETC, 'sh', this.cacheDir, opts.etcContainers] : [NS_SCRIPT, 'sh', this.cacheDir]), cmd, ...args], { input: opts.input, timeoutMs: opts.timeoutMs, cwd: opts.cwd, env });
     if (res.code === 127 && /not found/.test(res.stderr)) throw new Error(`tool not installed: ${cmd}\n${res.stderr}`);
     if (res.timedOut || (res.code !== 0 && !opts.allowFail)) throw new CommandError(cmdline, res);
     return res;
