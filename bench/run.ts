@@ -14,6 +14,7 @@
 //                         to check the harness itself (ratios should then be ~1)
 //   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
 //   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
+//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, client (default all three)
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +24,7 @@ import { generateImage, writeRandomBlob } from './images.js';
 import { Report } from './report.js';
 import { runClientSection } from './client-section.js';
 import { runServerSection, type Fixtures } from './server-section.js';
+import { runAuthTlsSection } from './auth-tls-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
 import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
 
@@ -39,6 +41,7 @@ const cfg = {
   connections: envInt('BENCH_CONNECTIONS', 32),
   extraTags: envInt('BENCH_EXTRA_TAGS', 15, 0),
   subject: (process.env.BENCH_SUBJECT ?? 'wharf') as ServerKind,
+  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,client').split(',').map((x) => x.trim())),
 };
 
 async function toolVersions(): Promise<Record<string, string>> {
@@ -107,22 +110,26 @@ async function main(): Promise<number> {
   try {
     const fixtures = await generateFixtures();
     const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
-    servers.push(await startServer(cfg.subject, label0));
-    servers.push(await startServer('distribution', cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)'));
-    await runServerSection(report, [servers[0]!, servers[1]!], fixtures, {
-      runId: Date.now().toString(36),
-      load: { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds },
-      extraTags: cfg.extraTags,
-      // Any single transfer slower than 5 MiB/s (or 2 minutes, whichever is longer) is treated as hung.
-      transferTimeoutMs: Math.max(120000, cfg.bigMiB * 200),
-    });
-    // Client section: wharf copy vs skopeo copy against one fresh Distribution registry.
-    const clientRegistry = await startServer('distribution', 'Distribution (client)');
-    servers.push(clientRegistry);
-    await runClientSection(report, clientRegistry, fixtures, {
-      runId: Date.now().toString(36),
-      transferTimeoutMs: Math.max(120000, cfg.bigMiB * 200),
-    });
+    const label1 = cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)';
+    const load = { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds };
+    // Any single transfer slower than 5 MiB/s (or 2 minutes, whichever is longer) is treated as hung.
+    const transferTimeoutMs = Math.max(120000, cfg.bigMiB * 200);
+    if (cfg.sections.has('server')) {
+      const pair = [await startServer(cfg.subject, label0), await startServer('distribution', label1)] as const;
+      servers.push(...pair);
+      await runServerSection(report, [pair[0], pair[1]], fixtures, { runId: Date.now().toString(36), load, extraTags: cfg.extraTags, transferTimeoutMs });
+      for (const s of pair) await s.stop();
+    }
+    if (cfg.sections.has('door')) {
+      // Servers of its own, started per configuration (htpasswd; TLS; both).
+      await runAuthTlsSection(report, [label0, label1], { image: fixtures.warm.image, blob: fixtures.blob }, { load, repeat: cfg.repeat, transferTimeoutMs });
+    }
+    if (cfg.sections.has('client')) {
+      // Client section: wharf copy vs skopeo copy against one fresh Distribution registry.
+      const clientRegistry = await startServer('distribution', 'Distribution (client)');
+      servers.push(clientRegistry);
+      await runClientSection(report, clientRegistry, fixtures, { runId: Date.now().toString(36), transferTimeoutMs });
+    }
   } catch (err) {
     fatal = errorMessage(err);
     log(`FATAL: ${fatal}`);

@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from './process.js';
@@ -29,6 +31,18 @@ export async function freePort(): Promise<number> {
 export interface DistributionOptions {
   /** Extra YAML appended under the top level (e.g. an auth: section). */
   extraConfig?: string;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
+}
+
+/** Any answer from the server at `url` (readiness), without trusting or checking its certificate. */
+function answers(url: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const r = get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode ?? null); });
+    r.on('error', () => resolve(null));
+    r.on('timeout', () => { r.destroy(); resolve(null); });
+  });
 }
 
 export async function startDistribution(opts: DistributionOptions = {}): Promise<DistributionServer> {
@@ -36,6 +50,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const configPath = join(dataDir, 'config.yml');
+  const scheme = opts.tls ? 'https' : 'http';
   writeFileSync(configPath, [
     'version: 0.1',
     'log:',
@@ -49,6 +64,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     '    blobdescriptor: inmemory',
     'http:',
     `  addr: ${addr}`,
+    ...(opts.tls ? ['  tls:', `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`] : []),
     opts.extraConfig ?? '',
   ].join('\n'));
   const proc = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -58,17 +74,14 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   const deadline = Date.now() + 15000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited early: ${stderr}`);
-    try {
-      const res = await fetch(`http://${addr}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) break;
-    } catch { /* not up yet */ }
+    const status = await answers(`${scheme}://${addr}/v2/`);
+    if (status === 200 || status === 401) break;
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`docker-registry did not start: ${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
     addr,
-    url: `http://${addr}`,
+    url: `${scheme}://${addr}`,
     dataDir,
     proc,
     async stop() {
