@@ -38,7 +38,7 @@ const AUTH = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
 async function startDoor(side: Side, setup: DoorSetup): Promise<Door> {
   if (side === 0) {
-    const env: Record<string, string> = { WHARF_LOG_LEVEL: 'warn' };
+    const env: Record<string, string> = { WHARF_LOG_LEVEL: process.env.BENCH_WHARF_LOG_LEVEL ?? 'info' };
     if (setup.htpasswd) env.WHARF_AUTH_HTPASSWD_PATH = setup.htpasswd;
     const w = await startWharf({ env, tls: setup.tls, timeoutMs: 30_000 });
     return { url: w.url, pid: w.proc.pid!, stop: async () => { await w.stop(); w.cleanup(); } };
