@@ -27,19 +27,19 @@ export class ListingService {
 
   async tags(repository: string, page: Page): Promise<Listing> {
     const repoId = await this.ctx.existingRepo(repository);
-    if (!(await this.ctx.meta.hasHeldManifests(repoId))) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`);
-    return paginate(page, (p) => this.ctx.meta.listTags(repoId, p));
+    if (!(await this.ctx.meta.repositories.hasHeldManifests(repoId))) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`);
+    return paginate(page, (p) => this.ctx.meta.tags.list(repoId, p));
   }
 
   async catalog(page: Page): Promise<Listing> {
-    return paginate({ n: page.n ?? 1000, last: page.last }, (p) => this.ctx.meta.listRepositories(p));
+    return paginate({ n: page.n ?? 1000, last: page.last }, (p) => this.ctx.meta.repositories.list(p));
   }
 
   async referrers(repository: string, digest: string, artifactType?: string): Promise<ReferrersIndex> {
     assertName(repository);
     parseDigest(digest);
-    const repoId = await this.ctx.meta.repositoryId(repository);
-    const rows = repoId === null ? [] : await this.ctx.meta.referrers(repoId, digest, artifactType);
+    const repoId = await this.ctx.meta.repositories.idOf(repository);
+    const rows = repoId === null ? [] : await this.ctx.meta.manifests.referrers(repoId, digest, artifactType);
     return {
       schemaVersion: 2,
       mediaType: MediaTypes.ociIndex,
