@@ -2,7 +2,7 @@
 // bcrypt once a minute rather than on every manifest HEAD. Only a SHA-256 of the Authorization
 // header is kept: never the header, never the password.
 import { createHash } from 'node:crypto';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../config/clock.js';
 
 export interface CredentialCacheOptions {
   /** Most entries kept; the least recently used goes first. */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { RegistryError } from '../oci/errors.js';
 import { ANONYMOUS, type Access, type AccessController, type AuthRequest, type Identity } from './access-controller.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../config/clock.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import { FileChangeWatch, fileSignature, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
 import { FailureThrottle } from './throttle.js';

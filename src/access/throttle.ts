@@ -1,7 +1,7 @@
 // Failed sign-in attempts, counted per key (a user name, a client address) in fixed windows. Past the
 // limit the key is refused outright until its window ends, so neither bcrypt's cost nor the
 // credential cache can be turned into a faster way to guess.
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../config/clock.js';
 
 export interface FailureThrottleOptions {
   /** Failures allowed in one window; the next attempt is refused. */

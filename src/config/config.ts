@@ -35,8 +35,9 @@ export const configSchema = z.object({
     format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).strict().default({ level: 'info', format: 'auto' }),
   storage: z.object({
+    driver: z.enum(['fs']).default('fs'),
     fsync: boolish.default(true),
-  }).strict().default({ fsync: true }),
+  }).strict().default({ driver: 'fs', fsync: true }),
   uploads: z.object({
     ttl: duration.default(24 * 3_600_000),
     sweepInterval: duration.default(10 * 60_000),
@@ -81,7 +82,7 @@ type RawConfig = Record<string, unknown>;
 
 /** Every leaf key as a dotted path, e.g. "uploads.ttl", with its WHARF_* variable. */
 export const settableKeys: { path: string; env: string }[] = [
-  'addr', 'data', 'log.level', 'log.format', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+  'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));

@@ -5,8 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, tryParseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/names.js';
-import type { ByteRange } from '../store/blobs/blob-store.js';
+import type { ByteRange, UploadPosition } from '../store/blobs/blob-store.js';
+import type { UploadRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
+
+/** A streamed body records its progress at most this often (a crash loses at most about this much of it). */
+const CHECKPOINT_EVERY_MS = 500;
 
 export interface BlobInfo {
   digest: string;
@@ -19,52 +23,83 @@ export class BlobService {
   async startUpload(repository: string): Promise<string> {
     const repoId = await this.ctx.writableRepo(repository);
     const id = randomUUID();
-    // Record first: an upload file with no record is an orphan the sweeper removes.
-    await this.ctx.meta.createUpload(id, repoId, Date.now());
-    await this.ctx.blobs.createUpload(id);
+    // Record first, bytes second: an upload the driver holds with no record is an orphan the sweeper
+    // removes, so the record must exist before the bytes do.
+    await this.ctx.meta.uploads.create(id, repoId, 'sha256', { offset: 0, driverState: null });
+    const at = await this.ctx.blobs.createUpload(id);
+    if (at.driverState !== null) await this.ctx.meta.uploads.advance(id, 0, at);
     return id;
   }
 
   /** The upload's current size; BLOB_UPLOAD_UNKNOWN when it is not this repository's. */
   async uploadOffset(repository: string, id: string): Promise<number> {
-    await this.ownUpload(repository, id);
-    const size = await this.ctx.blobs.uploadSize(id);
-    if (size === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
-    return size;
+    return (await this.ownUpload(repository, id)).offset;
   }
 
   /**
-   * Appends a chunk. With `range` the chunk must start where the upload ends (else RANGE_INVALID);
-   * without it the body is appended (streamed upload). `length` is the declared body length, when known.
+   * Appends a chunk. With `range` the chunk must start where the upload ends (else RANGE_INVALID) and
+   * arrive whole: a chunk shorter than its range is refused (SIZE_INVALID) and appends nothing. Without
+   * it the body is streamed, and what arrives stays even when the body is cut short, so that the client
+   * can resume. `length` is the declared body length, when known.
    */
   async append(repository: string, id: string, body: Readable, range: ByteRange | null, length: number | null): Promise<number> {
-    await this.ownUpload(repository, id);
-    const offset = await this.ctx.blobs.uploadSize(id);
-    if (offset === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+    return (await this.appendTo(await this.ownUpload(repository, id), body, range, length)).offset;
+  }
+
+  private async appendTo(u: UploadRecord, body: Readable, range: ByteRange | null, length: number | null): Promise<UploadPosition> {
     if (range) {
-      if (range.start !== offset) {
-        throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start}, upload is at ${offset}`);
+      if (range.start !== u.offset) {
+        throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start}, upload is at ${u.offset}`);
       }
       if (length !== null && length !== range.end - range.start + 1) {
         throw new RegistryError('SIZE_INVALID', 'Content-Length does not match Content-Range');
       }
     }
     const limit = range ? range.end - range.start + 1 : (length ?? undefined);
-    const size = await this.ctx.blobs.appendUpload(id, body, offset, limit);
-    const wanted = limit === undefined ? null : offset + limit;
-    await this.ctx.meta.touchUpload(id, Date.now());
-    if (wanted !== null && size !== wanted) throw new RegistryError('SIZE_INVALID', 'body shorter than declared');
-    return size;
+    // The recorded position moves only forward, and only from where this request found it.
+    let recorded: UploadPosition = u;
+    const record = async (p: UploadPosition): Promise<void> => {
+      if (p.offset === recorded.offset && p.driverState === recorded.driverState) return;
+      if (!(await this.ctx.meta.uploads.advance(u.id, recorded.offset, p))) {
+        throw new RegistryError('RANGE_INVALID', 'the upload was moved on by another request');
+      }
+      recorded = p;
+    };
+    // A streamed body records where it could resume from now and then, so that a crash of this
+    // process mid-body loses little; a chunk with a range is all or nothing.
+    let landed: UploadPosition | null = null;
+    let lastCheckpoint = -Infinity;
+    const onProgress = range ? undefined : async (p: UploadPosition): Promise<void> => {
+      landed = p;
+      const now = this.ctx.clock.now();
+      if (now - lastCheckpoint < CHECKPOINT_EVERY_MS) return;
+      lastCheckpoint = now;
+      await record(p);
+    };
+    let end: UploadPosition;
+    try {
+      end = await this.ctx.blobs.appendUpload(u.id, body, u, { maxBytes: limit, onProgress });
+    } catch (e) {
+      if (landed !== null) await record(landed).catch(() => undefined);
+      throw e;
+    }
+    const complete = limit === undefined || end.offset === u.offset + limit;
+    if (range && !complete) throw new RegistryError('SIZE_INVALID', 'chunk shorter than its Content-Range; nothing appended');
+    await record(end);
+    if (!complete) throw new RegistryError('SIZE_INVALID', 'body shorter than declared');
+    return end;
   }
 
   /** Finishes an upload (optionally with a last chunk) as the blob `digest`. */
   async complete(repository: string, id: string, digest: string, lastChunk: Readable | null, length: number | null): Promise<BlobInfo> {
     parseDigest(digest);
-    const repoId = await this.ownUpload(repository, id);
-    if (lastChunk) await this.append(repository, id, lastChunk, null, length);
-    const size = await this.ctx.blobs.commitUpload(id, digest);
-    await this.ctx.meta.linkBlob(repoId, digest, size);
-    await this.ctx.meta.deleteUpload(id);
+    const u = await this.ownUpload(repository, id);
+    const at = lastChunk ? await this.appendTo(u, lastChunk, null, length) : u;
+    const size = await this.ctx.blobs.commitUpload(id, digest, at);
+    await this.ctx.meta.tx(async (m) => {
+      await m.blobs.link(u.repoId, digest, size);
+      await m.uploads.delete(id);
+    });
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false });
     return { digest, size };
   }
@@ -83,7 +118,7 @@ export class BlobService {
 
   async cancel(repository: string, id: string): Promise<void> {
     await this.ownUpload(repository, id);
-    await this.ctx.meta.deleteUpload(id);
+    await this.ctx.meta.uploads.delete(id);
     await this.ctx.blobs.deleteUpload(id);
   }
 
@@ -97,14 +132,14 @@ export class BlobService {
     let size: number | null = null;
     if (from !== null) {
       if (!isValidName(from)) return null;
-      const fromId = await this.ctx.meta.repositoryId(from);
-      if (fromId !== null) size = await this.ctx.meta.linkedBlobSize(fromId, digest);
+      const fromId = await this.ctx.meta.repositories.idOf(from);
+      if (fromId !== null) size = (await this.ctx.meta.blobs.get(fromId, digest))?.size ?? null;
     } else {
-      size = await this.ctx.meta.knownBlobSize(digest);
+      size = await this.ctx.meta.blobs.sizeAnywhere(digest);
     }
     if (size === null || !(await this.ctx.blobs.stat(digest))) return null;
     const repoId = await this.ctx.writableRepo(repository);
-    await this.ctx.meta.linkBlob(repoId, digest, size);
+    await this.ctx.meta.blobs.link(repoId, digest, size);
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: true });
     return { digest, size };
   }
@@ -116,9 +151,9 @@ export class BlobService {
       if (e instanceof RegistryError && e.code === 'NAME_UNKNOWN') throw new RegistryError('BLOB_UNKNOWN');
       throw e;
     });
-    const size = await this.ctx.meta.linkedBlobSize(repoId, digest);
-    if (size === null) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository`);
-    return { digest, size };
+    const link = await this.ctx.meta.blobs.get(repoId, digest);
+    if (link === null) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository`);
+    return { digest, size: link.size };
   }
 
   async read(digest: string, range?: ByteRange): Promise<Readable> {
@@ -141,34 +176,15 @@ export class BlobService {
   async delete(repository: string, digest: string): Promise<void> {
     parseDigest(digest);
     const repoId = await this.ctx.existingRepo(repository);
-    if (!(await this.ctx.meta.unlinkBlob(repoId, digest))) throw new RegistryError('BLOB_UNKNOWN');
+    if (!(await this.ctx.meta.blobs.unlink(repoId, digest))) throw new RegistryError('BLOB_UNKNOWN');
     this.ctx.events.emitEvent({ type: 'blob.deleted', repository, digest });
   }
 
-  /** Removes upload sessions idle past the TTL, and upload files nobody recorded. */
-  async expireUploads(now: number): Promise<number> {
-    let removed = 0;
-    for (const u of await this.ctx.meta.uploadsOlderThan(now - this.ctx.limits.uploadTtlMs)) {
-      await this.ctx.meta.deleteUpload(u.id);
-      await this.ctx.blobs.deleteUpload(u.id);
-      removed++;
+  private async ownUpload(repository: string, id: string): Promise<UploadRecord> {
+    const u = await this.ctx.meta.uploads.get(id);
+    if (!u || u.repoId !== (await this.ctx.meta.repositories.idOf(repository))) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} unknown`);
     }
-    // List files before records: a record is written before its file, so a live upload is never taken for an orphan.
-    const files: string[] = [];
-    for await (const id of this.ctx.blobs.listUploads()) files.push(id);
-    const known = await this.ctx.meta.allUploadIds();
-    for (const id of files) {
-      if (!known.has(id)) {
-        await this.ctx.blobs.deleteUpload(id);
-        removed++;
-      }
-    }
-    return removed;
-  }
-
-  private async ownUpload(repository: string, id: string): Promise<number> {
-    const u = await this.ctx.meta.upload(id);
-    if (!u || u.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} unknown`);
-    return this.ctx.existingRepo(repository);
+    return u;
   }
 }

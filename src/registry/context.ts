@@ -1,6 +1,7 @@
-// What every registry operation needs: the stores, the limits, the event sink.
+// What every registry operation needs: the stores, the clock, the limits, the event sink.
 import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { MetaStore } from '../store/meta/meta-store.js';
+import type { Clock } from '../config/clock.js';
 import { RegistryError } from '../oci/errors.js';
 import { assertName } from '../oci/names.js';
 import { ManifestCache } from './manifest-cache.js';
@@ -9,20 +10,18 @@ import { RegistryEvents } from './events.js';
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
   maxManifestBytes: number;
-  /** Upload sessions idle longer than this are removed, with their bytes. */
-  uploadTtlMs: number;
 }
 
 export class RegistryContext {
   readonly manifestCache = new ManifestCache(64 << 20);
   readonly events = new RegistryEvents();
 
-  constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits) {}
+  constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits, readonly clock: Clock) {}
 
   /** Id of an existing repository, or NAME_UNKNOWN. */
   async existingRepo(name: string): Promise<number> {
     assertName(name);
-    const id = await this.meta.repositoryId(name);
+    const id = await this.meta.repositories.idOf(name);
     if (id === null) throw new RegistryError('NAME_UNKNOWN', `repository ${name} not known to registry`);
     return id;
   }
@@ -30,6 +29,6 @@ export class RegistryContext {
   /** Id of a repository to write to, created on first push. */
   async writableRepo(name: string): Promise<number> {
     assertName(name);
-    return this.meta.ensureRepository(name);
+    return this.meta.repositories.ensure(name);
   }
 }

@@ -27,21 +27,21 @@ export class ListingService {
 
   async tags(repository: string, page: Page): Promise<Listing> {
     const repoId = await this.ctx.existingRepo(repository);
-    if (!(await this.ctx.meta.hasHeldManifests(repoId))) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`);
-    return paginate(page, (p) => this.ctx.meta.listTags(repoId, p));
+    if (!(await this.ctx.meta.repositories.hasHeldManifests(repoId))) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} not known to registry`);
+    return paginate(page, (p) => this.ctx.meta.tags.list(repoId, p));
   }
 
   /** Repositories in lexical order; with `visible`, only those it accepts (what the caller may see). */
   async catalog(page: Page, visible?: (name: string) => Promise<boolean>): Promise<Listing> {
-    const fetchPage = (p: Page): Promise<string[]> => this.ctx.meta.listRepositories(p);
+    const fetchPage = (p: Page): Promise<string[]> => this.ctx.meta.repositories.list(p);
     return paginate({ n: page.n ?? 1000, last: page.last }, visible ? filtered(fetchPage, visible) : fetchPage);
   }
 
   async referrers(repository: string, digest: string, artifactType?: string): Promise<ReferrersIndex> {
     assertName(repository);
     parseDigest(digest);
-    const repoId = await this.ctx.meta.repositoryId(repository);
-    const rows = repoId === null ? [] : await this.ctx.meta.referrers(repoId, digest, artifactType);
+    const repoId = await this.ctx.meta.repositories.idOf(repository);
+    const rows = repoId === null ? [] : await this.ctx.meta.manifests.referrers(repoId, digest, artifactType);
     return {
       schemaVersion: 2,
       mediaType: MediaTypes.ociIndex,

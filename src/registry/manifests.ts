@@ -42,14 +42,14 @@ export class ManifestService {
     const parsed = parseManifest(bytes, contentType);
     assertName(repository);
     // Check references before creating anything: a refused manifest leaves no trace.
-    const existingId = await this.ctx.meta.repositoryId(repository);
+    const existingId = await this.ctx.meta.repositories.idOf(repository);
 
     const blobDigests = unique(parsed.blobs.map((d) => d.digest));
-    const present = existingId === null ? new Set<string>() : await this.ctx.meta.existingBlobs(existingId, blobDigests);
+    const present = existingId === null ? new Set<string>() : await this.ctx.meta.blobs.existing(existingId, blobDigests);
     const missingBlob = blobDigests.find((d) => !present.has(d));
     if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${missingBlob} unknown to repository`, { detail: { digest: missingBlob } });
     const childDigests = unique(parsed.children.map((d) => d.digest));
-    const children = existingId === null ? new Set<string>() : await this.ctx.meta.existingManifests(existingId, childDigests);
+    const children = existingId === null ? new Set<string>() : await this.ctx.meta.manifests.existing(existingId, childDigests);
     const missingChild = childDigests.find((d) => !children.has(d));
     if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${missingChild} unknown to repository`, { detail: { digest: missingChild } });
 
@@ -68,7 +68,12 @@ export class ManifestService {
     };
     // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
     await this.ctx.blobs.putSmall(digest, bytes);
-    await this.ctx.meta.putManifest(existingId ?? (await this.ctx.writableRepo(repository)), record, refs, tag, Date.now());
+    await this.ctx.meta.tx(async (m) => {
+      const repoId = existingId ?? (await m.repositories.ensure(repository));
+      await m.blobs.link(repoId, digest, bytes.length);
+      await m.manifests.put(repoId, record, refs);
+      if (tag !== null) await m.tags.move(repoId, tag, digest);
+    });
     this.ctx.manifestCache.set(digest, bytes);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType });
     return { digest, subject: record.subject };
@@ -76,14 +81,16 @@ export class ManifestService {
 
   /** The manifest's record (for HEAD), or MANIFEST_UNKNOWN. */
   async resolve(repository: string, reference: string): Promise<ManifestRecord> {
-    let record: ManifestRecord | null;
+    // The hot path (HEAD/GET by tag): two prepared statements, the repository's id then the tag.
+    const repoId = await this.ctx.meta.repositories.idOf(repository);
+    let record: ManifestRecord | null = null;
     if (isDigestReference(reference)) {
       parseDigest(reference);
-      record = await this.ctx.meta.manifest(repository, reference);
+      if (repoId !== null) record = await this.ctx.meta.manifests.get(repoId, reference);
     } else {
       // A tag that could never have been pushed (say `.hidden`) is simply unknown, as the OCI
       // conformance suite expects; only a PUT with it is TAG_INVALID.
-      record = isValidTag(reference) ? await this.ctx.meta.manifestByTag(repository, reference) : null;
+      if (repoId !== null && isValidTag(reference)) record = await this.ctx.meta.tags.resolve(repoId, reference);
     }
     if (!record) {
       // Tell an unknown repository apart from an unknown manifest, as Distribution does.
@@ -109,11 +116,17 @@ export class ManifestService {
     const repoId = await this.ctx.existingRepo(repository);
     if (isDigestReference(reference)) {
       if (!tryParseDigest(reference)) throw new RegistryError('DIGEST_INVALID');
-      if (!(await this.ctx.meta.deleteManifest(repoId, reference))) throw new RegistryError('MANIFEST_UNKNOWN');
+      const removed = await this.ctx.meta.tx(async (m) => {
+        if (!(await m.manifests.delete(repoId, reference))) return false;
+        await m.tags.deleteAllOn(repoId, reference);
+        await m.blobs.unlink(repoId, reference);
+        return true;
+      });
+      if (!removed) throw new RegistryError('MANIFEST_UNKNOWN');
       this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference });
     } else {
       assertTag(reference);
-      if (!(await this.ctx.meta.deleteTag(repoId, reference, Date.now()))) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
+      if (!(await this.ctx.meta.tags.delete(repoId, reference))) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
       this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference });
     }
   }

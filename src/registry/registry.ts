@@ -1,6 +1,7 @@
 // The registry: its rules as plain async functions over the stores (no HTTP in here).
 import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { MetaStore } from '../store/meta/meta-store.js';
+import type { Clock } from '../config/clock.js';
 import { RegistryContext, type RegistryLimits } from './context.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
@@ -12,8 +13,8 @@ export class Registry {
   readonly manifests: ManifestService;
   readonly listing: ListingService;
 
-  constructor(blobStore: BlobStore, meta: MetaStore, limits: RegistryLimits) {
-    this.ctx = new RegistryContext(blobStore, meta, limits);
+  constructor(blobStore: BlobStore, meta: MetaStore, limits: RegistryLimits, clock: Clock) {
+    this.ctx = new RegistryContext(blobStore, meta, limits, clock);
     this.blobs = new BlobService(this.ctx);
     this.manifests = new ManifestService(this.ctx);
     this.listing = new ListingService(this.ctx);

@@ -5,9 +5,12 @@ import { join, resolve } from 'node:path';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
 import { splitAddr } from '../config/config.js';
-import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
+import { systemClock } from '../config/clock.js';
+import { openBlobStore } from '../store/blobs/factory.js';
 import { SqliteMetaStore } from '../store/meta/sqlite-meta-store.js';
 import { Registry } from '../registry/registry.js';
+import { Scheduler } from '../jobs/scheduler.js';
+import { uploadSweepJob } from '../jobs/upload-sweep.js';
 import { buildApp } from './app.js';
 import { accessControllerFor } from '../access/factory.js';
 import { secureServerOptions, tlsEnabled, watchTlsFiles, type TlsWatcher } from './tls.js';
@@ -36,9 +39,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true });
-  const blobStore = await FsBlobStore.open({ root: dataDir, fsync: config.storage.fsync });
-  const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync });
-  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, uploadTtlMs: config.uploads.ttl });
+  const clock = systemClock;
+  const blobStore = await openBlobStore({ dataDir, storage: config.storage });
+  const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync, clock });
+  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize }, clock);
   // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
   const logger = pino(loggerOptions(config));
   let accessController;
@@ -58,17 +62,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     tlsWatcher = watchTlsFiles(tls, (o) => server.setSecureContext(o), app.log);
   }
 
-  const sweep = async (): Promise<void> => {
-    try {
-      const n = await registry.blobs.expireUploads(Date.now());
-      if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
-    } catch (err) {
-      app.log.error({ err }, 'upload sweep failed');
-    }
-  };
-  await sweep();
-  const timer = setInterval(() => void sweep(), Math.max(1000, config.uploads.sweepInterval));
-  timer.unref();
+  const jobs = new Scheduler({ leases: meta.leases, onError: (job, err) => app.log.error({ err, job }, 'job failed') });
+  const sweepDeps = { blobs: blobStore, meta, clock, ttlMs: config.uploads.ttl };
+  jobs.register(uploadSweepJob(sweepDeps, Math.max(1000, config.uploads.sweepInterval), (n) => {
+    if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
+  }));
+  // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
+  await jobs.runNow('upload-sweep');
+  jobs.start();
 
   const { host, port } = splitAddr(config.addr);
   await app.listen({ host, port });
@@ -83,7 +84,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     scheme,
     close() {
       closing ??= (async () => {
-        clearInterval(timer);
+        await jobs.stop();
         tlsWatcher?.close();
         await app.close();
         await accessController.close();

@@ -197,6 +197,26 @@ describe('blob uploads', () => {
       assert.equal(st.headers.get('range'), '0-0');
     });
 
+    test('a chunked PATCH whose body is shorter than its Content-Range answers 400 SIZE_INVALID and appends nothing', async () => {
+      const repo = repoName('up-short');
+      const c = randomBlob(200);
+      let loc = await startUpload(s.url, repo);
+      const first = await patch(loc, c.data.subarray(0, 100), '0-99');
+      expectStatus(first, 202);
+      loc = uploadLocation(first, repo);
+      // Chunked transfer, so no Content-Length gives the shortfall away before the body ends.
+      const short = await patch(loc, streamOf(c.data.subarray(100, 150)), '100-199');
+      expectError(short, 400, 'SIZE_INVALID');
+      const st = await status(loc);
+      expectStatus(st, 204);
+      assert.equal(st.headers.get('range'), '0-99', 'the short chunk must not be appended');
+      // The same chunk, whole, goes on from where the upload stood; the blob has exactly the right bytes.
+      const whole = await patch(loc, c.data.subarray(100), '100-199');
+      expectStatus(whole, 202);
+      assert.equal(whole.headers.get('range'), '0-199');
+      await expectCreated(await put(uploadLocation(whole, repo), c.digest), repo, c);
+    });
+
     for (const framing of ['content-length', 'chunked'] as const) {
       test(`a chunk longer than its Content-Range (${framing}) is refused, appends nothing, and leaves the connection usable or closed`, async () => {
         const repo = repoName('up-overlong');

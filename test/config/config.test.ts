@@ -12,6 +12,12 @@ test('defaults need no configuration', () => {
   assert.equal(c.data, './data');
   assert.equal(c.uploads.ttl, 24 * 3600_000);
   assert.equal(c.manifests.maxSize, 4 << 20);
+  assert.equal(c.storage.driver, 'fs');
+});
+
+test('storage.driver names a known blob driver', () => {
+  assert.equal(loadConfig({ env: { WHARF_STORAGE_DRIVER: 'fs' } }).storage.driver, 'fs');
+  assert.throws(() => loadConfig({ env: { WHARF_STORAGE_DRIVER: 'ftp' } }), (e: unknown) => e instanceof ConfigError && /storage\.driver \(WHARF_STORAGE_DRIVER\)/.test(e.message));
 });
 
 test('file < environment < flags', () => {

@@ -13,6 +13,7 @@ import { RegistryError } from '../../src/oci/errors.js';
 import { buildApp } from '../../src/server/app.js';
 import { Registry } from '../../src/registry/registry.js';
 import { FsBlobStore } from '../../src/store/blobs/fs-blob-store.js';
+import { systemClock } from '../../src/config/clock.js';
 import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
 import { req, expectError, parseJson } from '../api/lib/http.js';
 import { pushImage, pushBlob, startUpload } from '../api/lib/registry.js';
@@ -56,7 +57,7 @@ describe('access seam', () => {
 
   before(async () => {
     const blobs = await FsBlobStore.open({ root: dir, fsync: false });
-    registry = new Registry(blobs, new SqliteMetaStore({ path: join(dir, 'meta.db'), durable: false }), { maxManifestBytes: 4 << 20, uploadTtlMs: 3_600_000 });
+    registry = new Registry(blobs, new SqliteMetaStore({ path: join(dir, 'meta.db'), durable: false, clock: systemClock }), { maxManifestBytes: 4 << 20 }, systemClock);
     app = buildApp(registry, { logger: false, accessController: controller });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
 import { Registry } from '../../src/registry/registry.js';
 import { FsBlobStore } from '../../src/store/blobs/fs-blob-store.js';
+import { systemClock } from '../../src/config/clock.js';
 import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import type { MetaStore } from '../../src/store/meta/meta-store.js';
@@ -19,18 +20,23 @@ import { ALL_MANIFEST_TYPES, MT } from '../api/lib/content.js';
 import { req, type Res } from '../api/lib/http.js';
 
 const SECRET_DETAIL = 'disk on fire at /var/lib/wharf/secret-path';
-const LIMITS = { maxManifestBytes: 4 << 20, uploadTtlMs: 3_600_000 };
+const LIMITS = { maxManifestBytes: 4 << 20 };
 
 let root: string;
 const repo = 'team/app';
 let image: Image;
 
-/** `target` with `method` replaced by one that throws a plain Error (not a RegistryError). */
+/**
+ * `target` with `method` replaced by one that throws a plain Error (not a RegistryError); a dotted
+ * name (`tags.resolve`) reaches into one of the MetaStore's aggregates.
+ */
 function throwing<T extends object>(target: T, method: string): T {
+  const [head, ...rest] = method.split('.');
   return new Proxy(target, {
     get(t, prop, receiver) {
-      if (prop === method) return async () => { throw new Error(SECRET_DETAIL); };
       const v = Reflect.get(t, prop, receiver) as unknown;
+      if (prop === head && rest.length > 0) return throwing(v as object, rest.join('.'));
+      if (prop === method) return async () => { throw new Error(SECRET_DETAIL); };
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
     },
   });
@@ -40,8 +46,8 @@ interface Running { url: string; app: FastifyInstance; registry: Registry }
 
 async function serve(wrapBlobs: (b: BlobStore) => BlobStore = (b) => b, wrapMeta: (m: MetaStore) => MetaStore = (m) => m): Promise<Running> {
   const blobs = await FsBlobStore.open({ root, fsync: false });
-  const meta = new SqliteMetaStore({ path: join(root, 'meta.db'), durable: false });
-  const registry = new Registry(wrapBlobs(blobs), wrapMeta(meta), LIMITS);
+  const meta = new SqliteMetaStore({ path: join(root, 'meta.db'), durable: false, clock: systemClock });
+  const registry = new Registry(wrapBlobs(blobs), wrapMeta(meta), LIMITS, systemClock);
   const app = buildApp(registry, { logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const a = app.server.address() as { port: number };
@@ -92,11 +98,11 @@ describe('a store that throws answers 500 UNKNOWN', () => {
     }
   });
 
-  for (const method of ['manifestByTag', 'manifest']) {
+  for (const method of ['tags.resolve', 'manifests.get']) {
     test(`MetaStore.${method} throws: HEAD and GET of a manifest by tag and by digest`, async () => {
       const r = await serve(undefined, (m) => throwing(m, method));
       try {
-        for (const ref of method === 'manifestByTag' ? ['v1'] : [image.digest]) {
+        for (const ref of method === 'tags.resolve' ? ['v1'] : [image.digest]) {
           for (const verb of ['HEAD', 'GET']) {
             assertUnknown500(await req(r.url, `/v2/${repo}/manifests/${ref}`, { method: verb, headers: manifestHeaders }), `${verb} manifest ${ref}`);
           }
@@ -117,7 +123,7 @@ describe('a store that throws answers 500 UNKNOWN', () => {
     }
   });
 
-  for (const [store, method] of [['meta', 'linkedBlobSize'], ['meta', 'repositoryId']] as const) {
+  for (const [store, method] of [['meta', 'blobs.get'], ['meta', 'repositories.idOf']] as const) {
     test(`MetaStore.${method} throws: HEAD and GET of a blob`, async () => {
       const r = await serve(undefined, (m) => throwing(m, method));
       try {
@@ -130,7 +136,7 @@ describe('a store that throws answers 500 UNKNOWN', () => {
     });
   }
 
-  for (const method of ['listTags', 'repositoryId', 'hasHeldManifests']) {
+  for (const method of ['tags.list', 'repositories.idOf', 'repositories.hasHeldManifests']) {
     test(`MetaStore.${method} throws: the tags list`, async () => {
       const r = await serve(undefined, (m) => throwing(m, method));
       try {

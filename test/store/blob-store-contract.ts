@@ -30,14 +30,15 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
     test('chunked upload commits under its digest; reads and ranges return the bytes', async () => {
       const s = await h.create();
       const data = randomBytes(3 * 1024 * 1024 + 17);
-      await s.createUpload('u1');
-      let off = await s.appendUpload('u1', Readable.from([data.subarray(0, 1000)]), 0);
-      assert.equal(off, 1000);
-      off = await s.appendUpload('u1', Readable.from([data.subarray(1000)]), 1000);
-      assert.equal(off, data.length);
+      let at = await s.createUpload('u1');
+      assert.equal(at.offset, 0);
+      at = await s.appendUpload('u1', Readable.from([data.subarray(0, 1000)]), at);
+      assert.equal(at.offset, 1000);
+      at = await s.appendUpload('u1', Readable.from([data.subarray(1000)]), at);
+      assert.equal(at.offset, data.length);
       const digest = digestOf(data);
       assert.equal(await s.stat(digest), null);
-      assert.equal(await s.commitUpload('u1', digest), data.length);
+      assert.equal(await s.commitUpload('u1', digest, at), data.length);
       assert.deepEqual(await s.stat(digest), { size: data.length });
       assert.ok((await collect(await s.read(digest))).equals(data));
       assert.ok((await collect(await s.read(digest, { start: 5, end: 9 }))).equals(data.subarray(5, 10)));
@@ -50,44 +51,59 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
           assert.ok(Buffer.concat(got).equals(want), `sendTo ${JSON.stringify(range)}`);
         }
       }
-      assert.equal(await s.uploadSize('u1'), null);
+      await assert.rejects(s.appendUpload('u1', Readable.from([Buffer.from('x')]), at), code('BLOB_UPLOAD_UNKNOWN'));
       const listed: string[] = [];
       for await (const d of s.list()) listed.push(d);
       assert.ok(listed.includes(digest));
     });
 
-    test('an out-of-order chunk is refused and changes nothing', async () => {
+    test('bytes past the recorded position (a refused chunk) are not part of the upload', async () => {
       const s = await h.create();
-      await s.createUpload('u2');
-      await s.appendUpload('u2', Readable.from([Buffer.from('abc')]), 0);
-      await assert.rejects(s.appendUpload('u2', Readable.from([Buffer.from('xyz')]), 10), code('RANGE_INVALID'));
-      assert.equal(await s.uploadSize('u2'), 3);
+      const at0 = await s.createUpload('u2');
+      const at3 = await s.appendUpload('u2', Readable.from([Buffer.from('abc')]), at0);
+      // Written, then refused by the caller, who keeps the position at 3.
+      await s.appendUpload('u2', Readable.from([Buffer.from('zzzzzzzz')]), at3);
+      const at6 = await s.appendUpload('u2', Readable.from([Buffer.from('def')]), at3);
+      assert.equal(at6.offset, 6);
+      await s.appendUpload('u2', Readable.from([Buffer.from('tail')]), at6);
+      assert.equal(await s.commitUpload('u2', digestOf('abcdef'), at6), 6);
+      assert.ok((await s.readSmall(digestOf('abcdef')))!.equals(Buffer.from('abcdef')));
     });
 
     test('a wrong digest is refused; the blob is not visible and the upload can still complete', async () => {
       const s = await h.create();
-      await s.createUpload('u3');
-      await s.appendUpload('u3', Readable.from([Buffer.from('payload')]), 0);
+      const at = await s.appendUpload('u3', Readable.from([Buffer.from('payload')]), await s.createUpload('u3'));
       const wrong = digestOf('other');
-      await assert.rejects(s.commitUpload('u3', wrong), code('DIGEST_INVALID'));
+      await assert.rejects(s.commitUpload('u3', wrong, at), code('DIGEST_INVALID'));
       assert.equal(await s.stat(wrong), null);
-      assert.equal(await s.commitUpload('u3', digestOf('payload')), 7);
+      assert.equal(await s.commitUpload('u3', digestOf('payload'), at), 7);
     });
 
-    test('an upload survives a restart and resumes (the hash is rebuilt from stored bytes)', async () => {
+    test('an upload survives a restart and resumes from its recorded position (the hash is rebuilt from stored bytes)', async () => {
       const s = await h.create();
-      await s.createUpload('u4');
-      await s.appendUpload('u4', Readable.from([Buffer.from('first-')]), 0);
+      const at = await s.appendUpload('u4', Readable.from([Buffer.from('first-')]), await s.createUpload('u4'));
       const s2 = await h.reopen(s);
-      assert.equal(await s2.uploadSize('u4'), 6);
-      await s2.appendUpload('u4', Readable.from([Buffer.from('second')]), 6);
-      assert.equal(await s2.commitUpload('u4', digestOf('first-second')), 12);
+      const end = await s2.appendUpload('u4', Readable.from([Buffer.from('second')]), at);
+      assert.equal(await s2.commitUpload('u4', digestOf('first-second'), end), 12);
+    });
+
+    test('progress is reported as bytes land, up to the final position', async () => {
+      const s = await h.create();
+      const seen: number[] = [];
+      const chunks = [Buffer.alloc(700_000, 1), Buffer.alloc(700_000, 2), Buffer.alloc(900_000, 3)];
+      const end = await s.appendUpload('u7', Readable.from(chunks), await s.createUpload('u7'), { onProgress: (p) => { seen.push(p.offset); } });
+      assert.equal(end.offset, 2_300_000);
+      assert.ok(seen.length >= 1, 'at least one position reported');
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'positions only move forward');
+      assert.equal(seen[seen.length - 1], end.offset);
+      // A rejection from the listener fails the append.
+      await assert.rejects(s.appendUpload('u7', Readable.from([Buffer.alloc(10)]), end, { onProgress: () => { throw new RegistryError('RANGE_INVALID'); } }), code('RANGE_INVALID'));
     });
 
     test('an append over its limit is refused', async () => {
       const s = await h.create();
-      await s.createUpload('u5');
-      await assert.rejects(s.appendUpload('u5', Readable.from([Buffer.alloc(100)]), 0, 10), code('SIZE_INVALID'));
+      const at = await s.createUpload('u5');
+      await assert.rejects(s.appendUpload('u5', Readable.from([Buffer.alloc(100)]), at, { maxBytes: 10 }), code('SIZE_INVALID'));
     });
 
     test('small puts, dedup, delete, and upload removal', async () => {
@@ -99,9 +115,12 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
       assert.ok((await s.readSmall(digest))!.equals(bytes));
       await s.delete(digest);
       assert.equal(await s.readSmall(digest), null);
-      await s.createUpload('u6');
+      const at = await s.createUpload('u6');
+      const ids: string[] = [];
+      for await (const id of s.listUploads()) ids.push(id);
+      assert.ok(ids.includes('u6'));
       await s.deleteUpload('u6');
-      assert.equal(await s.uploadSize('u6'), null);
+      await assert.rejects(s.appendUpload('u6', Readable.from([Buffer.from('x')]), at), code('BLOB_UPLOAD_UNKNOWN'));
     });
   });
 }

@@ -2,9 +2,12 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ManifestRecord, MetaStore } from '../../src/store/meta/meta-store.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 export interface MetaStoreHarness {
-  create(): Promise<MetaStore>;
+  create(clock: FakeClock): Promise<MetaStore>;
+  /** A second store over the same database (another process). */
+  reopen(store: MetaStore, clock: FakeClock): Promise<MetaStore>;
   cleanup(): Promise<void>;
 }
 
@@ -18,66 +21,156 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
     after(() => h.cleanup());
 
     test('repositories are created once and listed in order with paging', async () => {
-      const m = await h.create();
-      const a = await m.ensureRepository('b/x');
-      assert.equal(await m.ensureRepository('b/x'), a);
-      await m.ensureRepository('a');
-      await m.ensureRepository('c');
-      const uploadsOnly = await m.ensureRepository('d');
-      assert.deepEqual(await m.listRepositories({}), [], 'no manifest yet: nothing listed');
-      for (const name of ['a', 'b/x', 'c']) await m.putManifest(await m.ensureRepository(name), manifest(d('9')), [], 'latest', 1);
-      assert.equal(await m.hasHeldManifests(uploadsOnly), false);
-      assert.equal(await m.hasHeldManifests(a), true);
-      assert.deepEqual(await m.listRepositories({}), ['a', 'b/x', 'c']);
-      assert.deepEqual(await m.listRepositories({ n: 1, last: 'a' }), ['b/x']);
-      assert.equal(await m.repositoryId('nope'), null);
+      const m = await h.create(new FakeClock());
+      const a = await m.repositories.ensure('b/x');
+      assert.equal(await m.repositories.ensure('b/x'), a);
+      await m.repositories.ensure('a');
+      await m.repositories.ensure('c');
+      const uploadsOnly = await m.repositories.ensure('d');
+      assert.deepEqual(await m.repositories.list({}), [], 'no manifest yet: nothing listed');
+      for (const name of ['a', 'b/x', 'c']) {
+        const r = await m.repositories.ensure(name);
+        await m.manifests.put(r, manifest(d('9')), []);
+      }
+      assert.equal(await m.repositories.hasHeldManifests(uploadsOnly), false);
+      assert.equal(await m.repositories.hasHeldManifests(a), true);
+      assert.deepEqual(await m.repositories.list({}), ['a', 'b/x', 'c']);
+      assert.deepEqual(await m.repositories.list({ n: 1, last: 'a' }), ['b/x']);
+      assert.equal(await m.repositories.idOf('nope'), null);
       await m.close();
     });
 
-    test('blob links are per repository', async () => {
-      const m = await h.create();
-      const r1 = await m.ensureRepository('r1');
-      const r2 = await m.ensureRepository('r2');
-      await m.linkBlob(r1, d('1'), 42);
-      assert.equal(await m.linkedBlobSize(r1, d('1')), 42);
-      assert.equal(await m.linkedBlobSize(r2, d('1')), null);
-      assert.equal(await m.knownBlobSize(d('1')), 42);
-      assert.deepEqual([...await m.existingBlobs(r1, [d('1'), d('2')])], [d('1')]);
-      assert.equal(await m.unlinkBlob(r1, d('1')), true);
-      assert.equal(await m.unlinkBlob(r1, d('1')), false);
+    test('blob links are per repository and carry the time of the first link', async () => {
+      const clock = new FakeClock(1000);
+      const m = await h.create(clock);
+      const r1 = await m.repositories.ensure('r1');
+      const r2 = await m.repositories.ensure('r2');
+      await m.blobs.link(r1, d('1'), 42);
+      clock.advance(500);
+      await m.blobs.link(r1, d('1'), 42);
+      assert.deepEqual(await m.blobs.get(r1, d('1')), { size: 42, linkedAt: 1000 });
+      assert.equal(await m.blobs.get(r2, d('1')), null);
+      assert.equal(await m.blobs.sizeAnywhere(d('1')), 42);
+      assert.deepEqual([...await m.blobs.existing(r1, [d('1'), d('2')])], [d('1')]);
+      assert.equal(await m.blobs.unlink(r1, d('1')), true);
+      assert.equal(await m.blobs.unlink(r1, d('1')), false);
+      assert.equal(await m.blobs.sizeAnywhere(d('1')), null);
       await m.close();
     });
 
-    test('manifests, tags, deletes and referrers', async () => {
-      const m = await h.create();
-      const r = await m.ensureRepository('app');
-      await m.putManifest(r, manifest(d('a')), [], 'v1', 1);
-      await m.putManifest(r, manifest(d('a')), [], 'latest', 2);
-      await m.putManifest(r, manifest(d('b'), { subject: d('a'), artifactType: 'application/x.sig', annotations: '{"k":"v"}' }), [{ digest: d('a'), kind: 'subject' }], null, 3);
-      assert.equal((await m.manifestByTag('app', 'v1'))?.digest, d('a'));
-      assert.equal((await m.manifest('app', d('b')))?.artifactType, 'application/x.sig');
-      assert.deepEqual(await m.listTags(r, {}), ['latest', 'v1']);
-      assert.deepEqual((await m.referrers(r, d('a'))).map((x) => x.digest), [d('b')]);
-      assert.deepEqual(await m.referrers(r, d('a'), 'application/other'), []);
-      assert.equal(await m.deleteTag(r, 'v1', 4), true);
-      assert.equal((await m.manifest('app', d('a')))?.digest, d('a'));
-      assert.equal(await m.deleteManifest(r, d('a')), true);
-      assert.equal(await m.manifestByTag('app', 'latest'), null);
-      assert.deepEqual(await m.listTags(r, {}), []);
+    test('manifests, tags, deletes and referrers; manifests carry their time', async () => {
+      const clock = new FakeClock(1);
+      const m = await h.create(clock);
+      const r = await m.repositories.ensure('app');
+      await m.manifests.put(r, manifest(d('a')), []);
+      await m.tags.move(r, 'v1', d('a'));
+      clock.advance(1);
+      await m.tags.move(r, 'latest', d('a'));
+      await m.manifests.put(r, manifest(d('b'), { subject: d('a'), artifactType: 'application/x.sig', annotations: '{"k":"v"}' }), [{ digest: d('a'), kind: 'subject' }]);
+      assert.equal((await m.tags.resolve(r, 'v1'))?.digest, d('a'));
+      assert.equal((await m.manifests.get(r, d('a')))?.createdAt, 1);
+      assert.equal((await m.manifests.get(r, d('b')))?.artifactType, 'application/x.sig');
+      assert.deepEqual([...await m.manifests.existing(r, [d('a'), d('c')])], [d('a')]);
+      assert.deepEqual(await m.tags.list(r, {}), ['latest', 'v1']);
+      assert.deepEqual(await m.tags.list(r, { n: 1, last: 'latest' }), ['v1']);
+      assert.deepEqual((await m.manifests.referrers(r, d('a'))).map((x) => x.digest), [d('b')]);
+      assert.deepEqual(await m.manifests.referrers(r, d('a'), 'application/other'), []);
+      assert.equal(await m.tags.delete(r, 'v1'), true);
+      assert.equal(await m.tags.delete(r, 'v1'), false);
+      assert.equal((await m.manifests.get(r, d('a')))?.digest, d('a'));
+      await m.tags.deleteAllOn(r, d('a'));
+      assert.equal(await m.manifests.delete(r, d('a')), true);
+      assert.equal(await m.manifests.delete(r, d('a')), false);
+      assert.equal(await m.tags.resolve(r, 'latest'), null);
+      assert.deepEqual(await m.tags.list(r, {}), []);
+      assert.equal(await m.repositories.hasHeldManifests(r), true, 'a repository that held a manifest stays visible');
       await m.close();
     });
 
-    test('upload sessions', async () => {
-      const m = await h.create();
-      const r = await m.ensureRepository('up');
-      await m.createUpload('id1', r, 100);
-      assert.deepEqual(await m.upload('id1'), { id: 'id1', repository: 'up', createdAt: 100, updatedAt: 100 });
-      await m.touchUpload('id1', 200);
-      assert.deepEqual((await m.uploadsOlderThan(150)).map((u) => u.id), []);
-      assert.deepEqual((await m.uploadsOlderThan(250)).map((u) => u.id), ['id1']);
-      assert.ok((await m.allUploadIds()).has('id1'));
-      await m.deleteUpload('id1');
-      assert.equal(await m.upload('id1'), null);
+    test('a unit of work commits whole or not at all; other calls wait for it', async () => {
+      const m = await h.create(new FakeClock());
+      const r = await m.repositories.ensure('tx');
+      await assert.rejects(m.tx(async (t) => {
+        await t.manifests.put(r, manifest(d('e')), []);
+        await t.tags.move(r, 'gone', d('e'));
+        throw new Error('abandon');
+      }), /abandon/);
+      assert.equal(await m.manifests.get(r, d('e')), null);
+      assert.equal(await m.tags.resolve(r, 'gone'), null);
+
+      let outsideSaw: unknown = 'not yet';
+      let outside: Promise<void> | null = null;
+      const done = m.tx(async (t) => {
+        await t.manifests.put(r, manifest(d('f')), []);
+        // A call from outside the unit of work, made while it is open, sees its end state.
+        outside = m.tags.resolve(r, 'kept').then((x) => { outsideSaw = x?.digest ?? null; });
+        await new Promise((res) => setTimeout(res, 20));
+        assert.equal(outsideSaw, 'not yet', 'the outside call waited');
+        await t.tags.move(r, 'kept', d('f'));
+      });
+      assert.equal(await m.tx(async (t) => (await t.tags.resolve(r, 'kept'))?.digest), d('f'), 'units of work run one after another');
+      await done;
+      await outside;
+      assert.equal(outsideSaw, d('f'));
+      await m.close();
+    });
+
+    test('upload state: created, advanced only from where it stands, idle by the clock', async () => {
+      const clock = new FakeClock(100);
+      const m = await h.create(clock);
+      const r = await m.repositories.ensure('up');
+      await m.uploads.create('id1', r, 'sha256', { offset: 0, driverState: null });
+      assert.deepEqual(await m.uploads.get('id1'), { id: 'id1', repoId: r, offset: 0, driverState: null, algorithm: 'sha256', createdAt: 100, updatedAt: 100 });
+      clock.advance(100);
+      assert.equal(await m.uploads.advance('id1', 0, { offset: 10, driverState: '{"parts":[1]}' }), true);
+      assert.equal(await m.uploads.advance('id1', 0, { offset: 20, driverState: null }), false, 'a stale writer cannot move it');
+      const u = await m.uploads.get('id1');
+      assert.equal(u?.offset, 10);
+      assert.equal(u?.driverState, '{"parts":[1]}');
+      assert.equal(u?.updatedAt, 200);
+      assert.deepEqual((await m.uploads.idleSince(150, 10)).map((x) => x.id), []);
+      assert.deepEqual((await m.uploads.idleSince(250, 10)).map((x) => x.id), ['id1']);
+      assert.equal(await m.uploads.deleteIfIdle('id1', 150), false, 'active since: kept');
+      assert.deepEqual([...await m.uploads.existing(['id1', 'other'])], ['id1']);
+      assert.equal(await m.uploads.deleteIfIdle('id1', 250), true);
+      assert.equal(await m.uploads.get('id1'), null);
+      await m.uploads.create('id2', r, 'sha256', { offset: 0, driverState: null });
+      assert.equal(await m.uploads.delete('id2'), true);
+      assert.equal(await m.uploads.delete('id2'), false);
+      await m.close();
+    });
+
+    test('another store over the same database sees an upload and can continue it', async () => {
+      const clock = new FakeClock();
+      const a = await h.create(clock);
+      const r = await a.repositories.ensure('shared');
+      await a.uploads.create('u', r, 'sha256', { offset: 0, driverState: null });
+      await a.uploads.advance('u', 0, { offset: 5, driverState: null });
+      const b = await h.reopen(a, clock);
+      assert.equal((await b.uploads.get('u'))?.offset, 5);
+      assert.equal(await b.uploads.advance('u', 5, { offset: 9, driverState: null }), true);
+      assert.equal((await a.uploads.get('u'))?.offset, 9);
+      await a.close();
+      await b.close();
+    });
+
+    test('leases: one holder at a time; renewed by the holder; taken over once expired', async () => {
+      const clock = new FakeClock(0);
+      const m = await h.create(clock);
+      assert.equal(await m.leases.acquire('gc', 'p1', 1000), true);
+      assert.equal(await m.leases.acquire('gc', 'p2', 1000), false);
+      assert.deepEqual(await m.leases.get('gc'), { holder: 'p1', expiresAt: 1000 });
+      clock.advance(500);
+      assert.equal(await m.leases.acquire('gc', 'p1', 1000), true, 'renewal');
+      clock.advance(999);
+      assert.equal(await m.leases.acquire('gc', 'p2', 1000), false, 'the renewal still holds');
+      clock.advance(1);
+      assert.equal(await m.leases.acquire('gc', 'p2', 1000), true, 'expired: taken over');
+      await m.leases.release('gc', 'p1');
+      assert.equal((await m.leases.get('gc'))?.holder, 'p2', 'a former holder cannot release it');
+      await m.leases.release('gc', 'p2');
+      assert.equal(await m.leases.get('gc'), null);
+      assert.equal(await m.leases.acquire('gc', 'p1', 1000), true);
       await m.close();
     });
   });

@@ -1,4 +1,4 @@
-// The content-addressed blob store contract. Drivers: fs (default); s3 to come.
+// The content-addressed blob store contract. Drivers: fs (default); s3 to come (see factory.ts).
 import type { Readable, Writable } from 'node:stream';
 
 export interface BlobStat {
@@ -29,18 +29,38 @@ export interface BlobStore {
   /** Every stored digest (for garbage collection and verification). */
   list(): AsyncIterable<string>;
 
-  /** Upload sessions: append-only byte areas that become a blob on commit. */
-  createUpload(id: string): Promise<void>;
-  /** Current size of an upload, or null when it does not exist. */
-  uploadSize(id: string): Promise<number | null>;
   /**
-   * Appends a stream to an upload, hashing as it goes. `expectedOffset` guards against
-   * out-of-order chunks; `maxBytes` bounds the append. Returns the new size.
+   * Upload sessions: byte areas that become a blob on commit. Where an upload stands (its offset and
+   * whatever the driver needs to go on) is kept by the caller, in the MetaStore, and handed back on every
+   * call, so that any process can continue any upload.
    */
-  appendUpload(id: string, body: Readable, expectedOffset: number, maxBytes?: number): Promise<number>;
-  /** Verifies the upload against `digest` and makes it the blob, atomically. Returns its size. */
-  commitUpload(id: string, digest: string): Promise<number>;
+  createUpload(id: string): Promise<UploadPosition>;
+  /**
+   * Writes `body` from `from.offset` on. Bytes the driver holds past that offset (a refused or cut-off
+   * chunk) are not part of the upload and are dropped. `maxBytes` bounds the append (SIZE_INVALID, 413).
+   * Returns the position after the last byte written.
+   */
+  appendUpload(id: string, body: Readable, from: UploadPosition, opts?: AppendOptions): Promise<UploadPosition>;
+  /** Verifies the upload's first `at.offset` bytes against `digest` and makes them the blob, atomically. Returns its size. */
+  commitUpload(id: string, digest: string, at: UploadPosition): Promise<number>;
   deleteUpload(id: string): Promise<void>;
+  /** Every upload the driver holds bytes for, recorded or not (the sweeper removes those nobody recorded). */
   listUploads(): AsyncIterable<string>;
   close(): Promise<void>;
+}
+
+/** Where an upload stands: every byte below `offset` is written; `driverState` is what the driver needs to go on. */
+export interface UploadPosition {
+  offset: number;
+  /** Opaque to everyone but the driver (JSON text), or null when the driver needs nothing. */
+  driverState: string | null;
+}
+
+export interface AppendOptions {
+  maxBytes?: number;
+  /**
+   * Told, as bytes land, each position from which the upload could resume (after each write for fs;
+   * after each part for object stores). Awaited before the driver goes on; a rejection fails the append.
+   */
+  onProgress?: (p: UploadPosition) => Promise<void> | void;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
-import type { BlobStat, BlobStore, ByteRange } from './blob-store.js';
+import type { AppendOptions, BlobStat, BlobStore, ByteRange, UploadPosition } from './blob-store.js';
 import { writeFileAtomic, type AtomicFileSystem } from '../../files/atomic-file.js';
 
 /** Batch small network chunks into writes of about this size. */
@@ -155,22 +155,16 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async createUpload(id: string): Promise<void> {
+  async createUpload(id: string): Promise<UploadPosition> {
     await writeFile(this.uploadPath(id), new Uint8Array(0), { flag: 'wx' });
     this.hashes.set(id, { algorithm: 'sha256', hash: newHasher('sha256'), size: 0 });
+    // The file is named by the upload's id: nothing else is needed to find it again.
+    return { offset: 0, driverState: null };
   }
 
-  async uploadSize(id: string): Promise<number | null> {
-    try {
-      return (await stat(this.uploadPath(id))).size;
-    } catch (e) {
-      if (isNotFound(e)) return null;
-      throw e;
-    }
-  }
-
-  async appendUpload(id: string, body: Readable, expectedOffset: number, maxBytes = Number.MAX_SAFE_INTEGER): Promise<number> {
+  async appendUpload(id: string, body: Readable, from: UploadPosition, opts: AppendOptions = {}): Promise<UploadPosition> {
     const path = this.uploadPath(id);
+    const maxBytes = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
     if (this.busy.has(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload');
     this.busy.add(id);
     let fh: FileHandle | undefined;
@@ -181,10 +175,9 @@ export class FsBlobStore implements BlobStore {
         if (isNotFound(e)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
         throw e;
       }
-      const start = (await fh.stat()).size;
-      if (start !== expectedOffset) {
-        throw new RegistryError('RANGE_INVALID', `upload is at offset ${start}, chunk starts at ${expectedOffset}`, { detail: { offset: start } });
-      }
+      const start = from.offset;
+      await this.trimTo(fh, start);
+      // The running hash counts only when it covers exactly the bytes below the offset.
       let state = this.hashes.get(id);
       if (state && state.size !== start) state = undefined;
       this.hashes.delete(id); // restored below only if every byte was both written and hashed
@@ -200,6 +193,7 @@ export class FsBlobStore implements BlobStore {
           const { bytesWritten } = await fd.writev(written === 0 ? chunks : sliceChunks(chunks, written), at + written);
           written += bytesWritten;
         }
+        await opts.onProgress?.({ offset: at + n, driverState: null });
       };
       // With fsync on, flush to disk every SYNC_EVERY bytes while receiving, so that the final fsync at
       // commit has little left to do: the disk works while the network does.
@@ -242,35 +236,50 @@ export class FsBlobStore implements BlobStore {
         state.size = position;
         this.hashes.set(id, state);
       }
-      return position;
+      return { offset: position, driverState: null };
     } finally {
       await fh?.close();
       this.busy.delete(id);
     }
   }
 
-  async commitUpload(id: string, digest: string): Promise<number> {
+  async commitUpload(id: string, digest: string, at: UploadPosition): Promise<number> {
     const path = this.uploadPath(id);
     const want = parseDigest(digest);
-    const size = await this.uploadSize(id);
-    if (size === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
-    const state = this.hashes.get(id);
-    let actual: string;
-    if (state && state.size === size && state.algorithm === want.algorithm) {
-      actual = state.hash.digest('hex');
-      this.hashes.delete(id);
-    } else {
-      actual = await hashFile(path, want.algorithm);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r+');
+    } catch (e) {
+      if (isNotFound(e)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+      throw e;
     }
-    if (actual !== want.hex) {
-      throw new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
+    try {
+      await this.trimTo(fh, at.offset);
+      const state = this.hashes.get(id);
+      let actual: string;
+      if (state && state.size === at.offset && state.algorithm === want.algorithm) {
+        actual = state.hash.copy().digest('hex');
+      } else {
+        // Another process wrote part of it, or this one restarted: rebuild the hash from the stored bytes.
+        actual = await hashFile(path, want.algorithm);
+      }
+      if (actual !== want.hex) {
+        throw new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
+      }
+      if (this.opts.fsync) await fh.datasync();
+    } finally {
+      await fh.close();
     }
-    if (this.opts.fsync) {
-      const fh = await open(path, 'r');
-      try { await fh.datasync(); } finally { await fh.close(); }
-    }
+    this.hashes.delete(id);
     await this.moveIntoPlace(path, this.blobPath(digest));
-    return size;
+    return at.offset;
+  }
+
+  /** Drops bytes past the recorded offset (a refused or cut-off chunk); refuses an upload that lost bytes below it. */
+  private async trimTo(fh: FileHandle, offset: number): Promise<void> {
+    const size = (await fh.stat()).size;
+    if (size < offset) throw new RegistryError('BLOB_UPLOAD_INVALID', `upload holds ${size} bytes, ${offset} were recorded`);
+    if (size > offset) await fh.truncate(offset);
   }
 
   async deleteUpload(id: string): Promise<void> {

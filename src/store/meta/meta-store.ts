@@ -1,5 +1,12 @@
-// The metadata store contract: repositories, manifests, tags, blob links, upload sessions.
+// The metadata store contract, split per aggregate, with one unit of work (`tx`).
 // Implementations: SQLite (embedded default); PostgreSQL shares the same portable SQL (to come).
+//
+// Keys: a repository is named only where a name comes in from outside (`repositories.idOf`,
+// `repositories.ensure`, the catalog); every other method takes the repository's id.
+// Time: implementations stamp rows with their injected Clock, never with the wall clock.
+import type { UploadPosition } from '../blobs/blob-store.js';
+
+export type { UploadPosition };
 
 export interface ManifestRecord {
   digest: string;
@@ -11,16 +18,29 @@ export interface ManifestRecord {
   annotations: string | null;
 }
 
+/** A stored manifest: its record and when it was first stored in the repository. */
+export interface StoredManifest extends ManifestRecord {
+  createdAt: number;
+}
+
 export interface ManifestRef {
   digest: string;
   kind: 'config' | 'layer' | 'child' | 'subject';
 }
 
-export interface UploadRecord {
+export interface UploadRecord extends UploadPosition {
   id: string;
-  repository: string;
+  repoId: number;
+  /** Digest algorithm the bytes are hashed with as they arrive. */
+  algorithm: string;
   createdAt: number;
   updatedAt: number;
+}
+
+export interface BlobLink {
+  size: number;
+  /** When the blob was first linked to the repository. */
+  linkedAt: number;
 }
 
 export interface Page {
@@ -28,42 +48,93 @@ export interface Page {
   last?: string;
 }
 
-export interface MetaStore {
+export interface Lease {
+  holder: string;
+  expiresAt: number;
+}
+
+export interface RepositoryStore {
+  idOf(name: string): Promise<number | null>;
   /** Id of the repository, created on first use. */
-  ensureRepository(name: string): Promise<number>;
-  repositoryId(name: string): Promise<number | null>;
-  /** Repositories that hold or have held a manifest, in lexical order (uploads alone do not make one visible). */
-  listRepositories(page: Page): Promise<string[]>;
+  ensure(name: string): Promise<number>;
+  /** Names of repositories that hold or have held a manifest, in lexical order (uploads alone do not make one visible). */
+  list(page: Page): Promise<string[]>;
   hasHeldManifests(repoId: number): Promise<boolean>;
+}
 
-  /** Records the blob and makes it readable in the repository. */
-  linkBlob(repoId: number, digest: string, size: number): Promise<void>;
-  /** Size of the blob when the repository may read it. */
-  linkedBlobSize(repoId: number, digest: string): Promise<number | null>;
+export interface BlobLinkStore {
+  /** Records the blob and makes it readable in the repository (idempotent: the first link's time stays). */
+  link(repoId: number, digest: string, size: number): Promise<void>;
+  get(repoId: number, digest: string): Promise<BlobLink | null>;
   /** Size of the blob when some repository holds it. */
-  knownBlobSize(digest: string): Promise<number | null>;
-  unlinkBlob(repoId: number, digest: string): Promise<boolean>;
+  sizeAnywhere(digest: string): Promise<number | null>;
+  unlink(repoId: number, digest: string): Promise<boolean>;
+  /** Which of these digests are linked to the repository. */
+  existing(repoId: number, digests: string[]): Promise<Set<string>>;
+}
 
+export interface ManifestStore {
+  /** Stores the manifest and its references (idempotent). The bytes' blob link is the caller's (`blobs.link`). */
+  put(repoId: number, m: ManifestRecord, refs: ManifestRef[]): Promise<void>;
+  get(repoId: number, digest: string): Promise<StoredManifest | null>;
   /** Which of these digests are manifests in the repository. */
-  existingManifests(repoId: number, digests: string[]): Promise<Set<string>>;
-  /** Which of these digests are blobs linked to the repository. */
-  existingBlobs(repoId: number, digests: string[]): Promise<Set<string>>;
-  /** Stores a manifest (idempotent), links its bytes as a blob, and moves `tag` to it, in one transaction. */
-  putManifest(repoId: number, m: ManifestRecord, refs: ManifestRef[], tag: string | null, now: number): Promise<void>;
-  manifest(repository: string, digest: string): Promise<ManifestRecord | null>;
-  manifestByTag(repository: string, tag: string): Promise<ManifestRecord | null>;
-  /** Removes the manifest and every tag on it. */
-  deleteManifest(repoId: number, digest: string): Promise<boolean>;
-  deleteTag(repoId: number, tag: string, now: number): Promise<boolean>;
-  listTags(repoId: number, page: Page): Promise<string[]>;
-  referrers(repoId: number, subject: string, artifactType?: string): Promise<ManifestRecord[]>;
+  existing(repoId: number, digests: string[]): Promise<Set<string>>;
+  /** Removes the manifest and its references (not its tags: see `tags.deleteAllOn`). */
+  delete(repoId: number, digest: string): Promise<boolean>;
+  referrers(repoId: number, subject: string, artifactType?: string): Promise<StoredManifest[]>;
+}
 
-  createUpload(id: string, repoId: number, now: number): Promise<void>;
-  upload(id: string): Promise<UploadRecord | null>;
-  touchUpload(id: string, now: number): Promise<void>;
-  deleteUpload(id: string): Promise<void>;
-  uploadsOlderThan(updatedBefore: number): Promise<UploadRecord[]>;
-  allUploadIds(): Promise<Set<string>>;
+export interface TagStore {
+  /** The manifest the tag points at. */
+  resolve(repoId: number, tag: string): Promise<StoredManifest | null>;
+  /** Points the tag at the digest, recording the move in the tag's history when it changes. */
+  move(repoId: number, tag: string, digest: string): Promise<void>;
+  delete(repoId: number, tag: string): Promise<boolean>;
+  /** Removes every tag on the manifest, recording each removal in history. */
+  deleteAllOn(repoId: number, digest: string): Promise<void>;
+  list(repoId: number, page: Page): Promise<string[]>;
+}
 
+export interface UploadStore {
+  create(id: string, repoId: number, algorithm: string, at: UploadPosition): Promise<void>;
+  get(id: string): Promise<UploadRecord | null>;
+  /**
+   * Moves the upload from `from` to `to` (and marks it active), only if it is still at `from.offset`.
+   * False when another writer moved it first, or when it is gone.
+   */
+  advance(id: string, fromOffset: number, to: UploadPosition): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+  /** Removes the upload only if it has stayed idle since before `idleBefore`; true when it was removed. */
+  deleteIfIdle(id: string, idleBefore: number): Promise<boolean>;
+  /** Uploads idle since before `idleBefore`, at most `limit` of them. */
+  idleSince(idleBefore: number, limit: number): Promise<UploadRecord[]>;
+  /** Which of these upload ids have a record. */
+  existing(ids: string[]): Promise<Set<string>>;
+}
+
+export interface LeaseStore {
+  /** Takes (or renews, for the same holder) the named lease until `now + ttlMs`, unless another holder's is still valid. */
+  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  release(name: string, holder: string): Promise<void>;
+  get(name: string): Promise<Lease | null>;
+}
+
+/** The aggregates, as seen inside a unit of work (or, on the store itself, each call on its own). */
+export interface MetaTx {
+  readonly repositories: RepositoryStore;
+  readonly blobs: BlobLinkStore;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly uploads: UploadStore;
+  readonly leases: LeaseStore;
+}
+
+export interface MetaStore extends MetaTx {
+  /**
+   * Runs `fn` as one unit of work: everything it does through `m` commits together or not at all.
+   * Keep blob I/O out of it; other calls on this store wait until it ends.
+   */
+  tx<T>(fn: (m: MetaTx) => Promise<T> | T): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,7 +1,10 @@
-// One migration set, in SQL that both SQLite and PostgreSQL accept.
-export const migrations: string[] = [
-  `CREATE TABLE repositories (
-     id INTEGER PRIMARY KEY,
+// One migration set, in SQL that both SQLite and PostgreSQL accept; the dialect fills in the little
+// that differs. Applied migrations are never edited: a change is a new entry at the end.
+import type { SqlDialect } from './dialect.js';
+
+export const migrations: ((d: SqlDialect) => string)[] = [
+  (d) => `CREATE TABLE repositories (
+     id ${d.identityPrimaryKey},
      name TEXT NOT NULL UNIQUE,
      created_at BIGINT NOT NULL
    );
@@ -52,5 +55,20 @@ export const migrations: string[] = [
      repo_id INTEGER NOT NULL REFERENCES repositories(id),
      created_at BIGINT NOT NULL,
      updated_at BIGINT NOT NULL
+   );`,
+  // Timestamps on blob links (garbage collection's grace period), the state of an upload (so that any
+  // process can continue it), leases for jobs, and the indexes the lookups by digest need.
+  // Links made before this migration get 0: "older than any grace period", which is what they are.
+  () => `ALTER TABLE repo_blobs ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+   ALTER TABLE uploads ADD COLUMN byte_offset BIGINT NOT NULL DEFAULT 0;
+   ALTER TABLE uploads ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'sha256';
+   ALTER TABLE uploads ADD COLUMN driver_state TEXT;
+   CREATE INDEX uploads_by_idle ON uploads (updated_at);
+   CREATE INDEX repo_blobs_by_digest ON repo_blobs (digest);
+   CREATE INDEX tags_by_digest ON tags (repo_id, digest);
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at BIGINT NOT NULL
    );`,
 ];
