@@ -8,6 +8,7 @@ import { isValidName } from '../oci/names.js';
 import type { ByteRange, UploadPosition } from '../store/blobs/blob-store.js';
 import type { UploadRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
+import type { Actor } from './events.js';
 
 /** A streamed body records its progress at most this often (a crash loses at most about this much of it). */
 const CHECKPOINT_EVERY_MS = 500;
@@ -91,7 +92,7 @@ export class BlobService {
   }
 
   /** Finishes an upload (optionally with a last chunk) as the blob `digest`. */
-  async complete(repository: string, id: string, digest: string, lastChunk: Readable | null, length: number | null): Promise<BlobInfo> {
+  async complete(repository: string, id: string, digest: string, lastChunk: Readable | null, length: number | null, actor: Actor): Promise<BlobInfo> {
     parseDigest(digest);
     const u = await this.ownUpload(repository, id);
     const at = lastChunk ? await this.appendTo(u, lastChunk, null, length) : u;
@@ -100,16 +101,16 @@ export class BlobService {
       await m.blobs.link(u.repoId, digest, size);
       await m.uploads.delete(id);
     });
-    this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false });
+    this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
   }
 
   /** POST ?digest= with the whole blob as the body. */
-  async putMonolithic(repository: string, digest: string, body: Readable, length: number | null): Promise<BlobInfo> {
+  async putMonolithic(repository: string, digest: string, body: Readable, length: number | null, actor: Actor): Promise<BlobInfo> {
     parseDigest(digest);
     const id = await this.startUpload(repository);
     try {
-      return await this.complete(repository, id, digest, body, length);
+      return await this.complete(repository, id, digest, body, length, actor);
     } catch (e) {
       await this.cancel(repository, id).catch(() => undefined);
       throw e;
@@ -126,7 +127,7 @@ export class BlobService {
    * Cross-repository mount. With `from`, the blob must be readable in that repository; without it,
    * any copy the registry holds will do. Returns null when it cannot mount (the caller then starts an upload).
    */
-  async mount(repository: string, digest: string, from: string | null): Promise<BlobInfo | null> {
+  async mount(repository: string, digest: string, from: string | null, actor: Actor): Promise<BlobInfo | null> {
     // An invalid digest or source is no reason to refuse: the spec says to fall back to an upload.
     if (!tryParseDigest(digest)) return null;
     let size: number | null = null;
@@ -140,7 +141,7 @@ export class BlobService {
     if (size === null || !(await this.ctx.blobs.stat(digest))) return null;
     const repoId = await this.ctx.writableRepo(repository);
     await this.ctx.meta.blobs.link(repoId, digest, size);
-    this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: true });
+    this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: true, actor });
     return { digest, size };
   }
 
@@ -173,11 +174,11 @@ export class BlobService {
   }
 
   /** Removes the blob from this repository; the bytes stay until garbage collection. */
-  async delete(repository: string, digest: string): Promise<void> {
+  async delete(repository: string, digest: string, actor: Actor): Promise<void> {
     parseDigest(digest);
     const repoId = await this.ctx.existingRepo(repository);
     if (!(await this.ctx.meta.blobs.unlink(repoId, digest))) throw new RegistryError('BLOB_UNKNOWN');
-    this.ctx.events.emitEvent({ type: 'blob.deleted', repository, digest });
+    this.ctx.events.emitEvent({ type: 'blob.deleted', repository, digest, actor });
   }
 
   private async ownUpload(repository: string, id: string): Promise<UploadRecord> {

@@ -5,6 +5,7 @@ import { assertName, assertTag, isValidTag } from '../oci/names.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
+import type { Actor } from './events.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -24,7 +25,7 @@ function isDigestReference(reference: string): boolean {
 export class ManifestService {
   constructor(private readonly ctx: RegistryContext) {}
 
-  async put(repository: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+  async put(repository: string, reference: string, bytes: Buffer, contentType: string | undefined, actor: Actor): Promise<PutManifestResult> {
     if (bytes.length > this.ctx.limits.maxManifestBytes) {
       throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.ctx.limits.maxManifestBytes} bytes`, { status: 413 });
     }
@@ -75,7 +76,7 @@ export class ManifestService {
       if (tag !== null) await m.tags.move(repoId, tag, digest);
     });
     this.ctx.manifestCache.set(digest, bytes);
-    this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType });
+    this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType, actor });
     return { digest, subject: record.subject };
   }
 
@@ -112,7 +113,7 @@ export class ManifestService {
   }
 
   /** By digest: removes the manifest and its tags. By tag: removes only the tag. */
-  async delete(repository: string, reference: string): Promise<void> {
+  async delete(repository: string, reference: string, actor: Actor): Promise<void> {
     const repoId = await this.ctx.existingRepo(repository);
     if (isDigestReference(reference)) {
       if (!tryParseDigest(reference)) throw new RegistryError('DIGEST_INVALID');
@@ -123,11 +124,11 @@ export class ManifestService {
         return true;
       });
       if (!removed) throw new RegistryError('MANIFEST_UNKNOWN');
-      this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference });
+      this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference, actor });
     } else {
       assertTag(reference);
       if (!(await this.ctx.meta.tags.delete(repoId, reference))) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
-      this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference });
+      this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference, actor });
     }
   }
 }

@@ -92,17 +92,17 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           reply.header('Docker-Content-Digest', record.digest).header('ETag', `"${record.digest}"`).type(record.mediaType)
             .header('Content-Length', String(record.size)).send();
         } },
-        PUT: { needs: push, handle: async (req, reply, m) => {
+        PUT: { needs: push, handle: async (req, reply, m, _q, identity) => {
           const name = m[1]!;
           const max = registry.ctx.limits.maxManifestBytes;
           const bytes = await readBoundedBody(req.raw, max, () => new RegistryError('MANIFEST_INVALID', `manifest exceeds ${max} bytes`, { status: 413 }));
-          const r = await manifests.put(name, m[2]!, bytes, req.headers['content-type']);
+          const r = await manifests.put(name, m[2]!, bytes, req.headers['content-type'], identity);
           reply.code(201).header('Location', `/v2/${name}/manifests/${r.digest}`).header('Docker-Content-Digest', r.digest);
           if (r.subject) reply.header('OCI-Subject', r.subject);
           reply.header('Content-Length', '0').send();
         } },
-        DELETE: { needs: del, handle: async (_req, reply, m) => {
-          await manifests.delete(m[1]!, m[2]!);
+        DELETE: { needs: del, handle: async (_req, reply, m, _q, identity) => {
+          await manifests.delete(m[1]!, m[2]!, identity);
           reply.code(202).header('Content-Length', '0').send();
         } },
       },
@@ -116,12 +116,12 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           const mount = q.get('mount');
           const from = q.get('from');
           if (mount !== null && await mayMountFrom(identity, from)) {
-            const mounted = await blobs.mount(name, mount, from);
+            const mounted = await blobs.mount(name, mount, from, identity);
             if (mounted) return blobCreated(reply, name, mounted.digest);
           }
           const digest = q.get('digest');
           if (digest !== null && mount === null) {
-            const b = await blobs.putMonolithic(name, digest, req.raw, contentLength(req.raw));
+            const b = await blobs.putMonolithic(name, digest, req.raw, contentLength(req.raw), identity);
             return blobCreated(reply, name, b.digest);
           }
           const id = await blobs.startUpload(name);
@@ -144,11 +144,11 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
             throw e;
           }
         } },
-        PUT: { needs: push, handle: async (req, reply, m, q) => {
+        PUT: { needs: push, handle: async (req, reply, m, q, identity) => {
           const [name, id] = [m[1]!, m[2]!];
           const digest = q.get('digest');
           if (digest === null) throw new RegistryError('DIGEST_INVALID', 'digest query parameter is required');
-          const b = await blobs.complete(name, id, digest, hasBody(req.raw) ? req.raw : null, contentLength(req.raw));
+          const b = await blobs.complete(name, id, digest, hasBody(req.raw) ? req.raw : null, contentLength(req.raw), identity);
           blobCreated(reply, name, b.digest);
         } },
         GET: { needs: push, handle: async (_req, reply, m) => {
@@ -167,8 +167,8 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       methods: {
         GET: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, true) },
         HEAD: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, false) },
-        DELETE: { needs: del, handle: async (_req, reply, m) => {
-          await blobs.delete(m[1]!, m[2]!);
+        DELETE: { needs: del, handle: async (_req, reply, m, _q, identity) => {
+          await blobs.delete(m[1]!, m[2]!, identity);
           reply.code(202).header('Content-Length', '0').send();
         } },
       },

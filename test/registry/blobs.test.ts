@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { digestOf } from '../../src/oci/digest.js';
 import { bytesOf, code, pushBlob, streamOf, testRegistry } from './lib.js';
+import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
 
 describe('registry: uploads', () => {
   test('chunked upload: offsets advance with each chunk; the blob is linked on completion', async () => {
@@ -17,7 +18,7 @@ describe('registry: uploads', () => {
     const u = await meta.uploads.get(id);
     assert.equal(u?.offset, 16, 'the offset lives in the MetaStore');
     assert.equal(u?.updatedAt, clock.now(), 'stamped by the injected clock');
-    const info = await r.blobs.complete('team/app', id, digestOf(data), null, null);
+    const info = await r.blobs.complete('team/app', id, digestOf(data), null, null, actor);
     assert.deepEqual(info, { digest: digestOf(data), size: 16 });
     assert.deepEqual(await r.blobs.stat('team/app', digestOf(data)), info);
     assert.equal(await meta.uploads.get(id), null);
@@ -34,7 +35,7 @@ describe('registry: uploads', () => {
     assert.equal(await r.blobs.uploadOffset('short', id), 4);
     // The same range, whole, goes on from 4; the blob holds exactly the right bytes.
     assert.equal(await r.blobs.append('short', id, streamOf(data.subarray(4)), { start: 4, end: 9 }, null), 10);
-    await r.blobs.complete('short', id, digestOf(data), null, null);
+    await r.blobs.complete('short', id, digestOf(data), null, null, actor);
     assert.ok((await blobs.readSmall(digestOf(data)))!.equals(data));
   });
 
@@ -49,7 +50,7 @@ describe('registry: uploads', () => {
     setImmediate(() => failing.destroy(new Error('connection reset')));
     await assert.rejects(r.blobs.append('stream', id, failing, null, null), /connection reset/);
     assert.equal(await r.blobs.uploadOffset('stream', id), 6);
-    await r.blobs.complete('stream', id, digestOf('abcdefghi'), streamOf(bytesOf('ghi')), 3);
+    await r.blobs.complete('stream', id, digestOf('abcdefghi'), streamOf(bytesOf('ghi')), 3, actor);
   });
 
   test('an out-of-order chunk is RANGE_INVALID and changes nothing', async () => {
@@ -78,14 +79,14 @@ describe('registry: uploads', () => {
     const { registry: r } = testRegistry();
     const id = await r.blobs.startUpload('dig');
     await r.blobs.append('dig', id, streamOf(bytesOf('payload')), null, null);
-    await assert.rejects(r.blobs.complete('dig', id, digestOf('nope'), null, null), code('DIGEST_INVALID'));
+    await assert.rejects(r.blobs.complete('dig', id, digestOf('nope'), null, null, actor), code('DIGEST_INVALID'));
     await assert.rejects(r.blobs.stat('dig', digestOf('nope')), code('BLOB_UNKNOWN'));
-    await r.blobs.complete('dig', id, digestOf('payload'), null, null);
+    await r.blobs.complete('dig', id, digestOf('payload'), null, null, actor);
   });
 
   test('a failed monolithic push leaves no upload behind', async () => {
     const { registry: r, blobs, meta } = testRegistry();
-    await assert.rejects(r.blobs.putMonolithic('mono', digestOf('other'), streamOf(bytesOf('data')), 4), code('DIGEST_INVALID'));
+    await assert.rejects(r.blobs.putMonolithic('mono', digestOf('other'), streamOf(bytesOf('data')), 4, actor), code('DIGEST_INVALID'));
     assert.equal(blobs.data.uploads.size, 0);
     assert.deepEqual(await meta.uploads.idleSince(Number.MAX_SAFE_INTEGER, 10), []);
   });
@@ -95,27 +96,27 @@ describe('registry: mount, stat, delete', () => {
   test('mount from a repository that holds the blob links it; from one that lacks it does not', async () => {
     const { registry: r, meta } = testRegistry();
     const digest = await pushBlob(r, 'src', bytesOf('shared layer'));
-    assert.deepEqual(await r.blobs.mount('dst', digest, 'src'), { digest, size: 12 });
+    assert.deepEqual(await r.blobs.mount('dst', digest, 'src', actor), { digest, size: 12 });
     assert.deepEqual(await r.blobs.stat('dst', digest), { digest, size: 12 });
-    assert.equal(await r.blobs.mount('dst2', digest, 'nowhere'), null, 'unknown source');
+    assert.equal(await r.blobs.mount('dst2', digest, 'nowhere', actor), null, 'unknown source');
     await pushBlob(r, 'empty', bytesOf('something else'));
-    assert.equal(await r.blobs.mount('dst3', digest, 'empty'), null, 'source lacks the blob');
-    assert.equal(await r.blobs.mount('dst4', digest, 'Not A Valid Name'), null, 'invalid source name');
+    assert.equal(await r.blobs.mount('dst3', digest, 'empty', actor), null, 'source lacks the blob');
+    assert.equal(await r.blobs.mount('dst4', digest, 'Not A Valid Name', actor), null, 'invalid source name');
     assert.equal(await meta.repositories.idOf('dst4'), null, 'a refused mount creates nothing');
   });
 
   test('mount without a source takes any copy the registry holds, and none when nobody has it', async () => {
     const { registry: r } = testRegistry();
     const digest = await pushBlob(r, 'holder', bytesOf('anywhere'));
-    assert.deepEqual(await r.blobs.mount('taker', digest, null), { digest, size: 8 });
-    assert.equal(await r.blobs.mount('taker', digestOf('nobody has this'), null), null);
+    assert.deepEqual(await r.blobs.mount('taker', digest, null, actor), { digest, size: 8 });
+    assert.equal(await r.blobs.mount('taker', digestOf('nobody has this'), null, actor), null);
   });
 
   test('mount needs the bytes too, not only the record', async () => {
     const { registry: r, blobs } = testRegistry();
     const digest = await pushBlob(r, 'src', bytesOf('bytes gone'));
     await blobs.delete(digest);
-    assert.equal(await r.blobs.mount('dst', digest, 'src'), null);
+    assert.equal(await r.blobs.mount('dst', digest, 'src', actor), null);
   });
 
   test('delete unlinks the blob from one repository only; the link carries its time', async () => {
@@ -123,13 +124,13 @@ describe('registry: mount, stat, delete', () => {
     const t0 = clock.now();
     const digest = await pushBlob(r, 'a', bytesOf('two homes'));
     clock.advance(1000);
-    await r.blobs.mount('b', digest, 'a');
+    await r.blobs.mount('b', digest, 'a', actor);
     assert.equal((await meta.blobs.get((await meta.repositories.idOf('a'))!, digest))?.linkedAt, t0);
     assert.equal((await meta.blobs.get((await meta.repositories.idOf('b'))!, digest))?.linkedAt, t0 + 1000);
-    await r.blobs.delete('a', digest);
+    await r.blobs.delete('a', digest, actor);
     await assert.rejects(r.blobs.stat('a', digest), code('BLOB_UNKNOWN'));
     assert.deepEqual(await r.blobs.stat('b', digest), { digest, size: 9 });
-    await assert.rejects(r.blobs.delete('a', digest), code('BLOB_UNKNOWN'));
+    await assert.rejects(r.blobs.delete('a', digest, actor), code('BLOB_UNKNOWN'));
     await assert.rejects(r.blobs.stat('unknown', digest), code('BLOB_UNKNOWN'));
   });
 });

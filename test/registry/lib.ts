@@ -7,6 +7,7 @@ import { MediaTypes } from '../../src/oci/media-types.js';
 import { RegistryError } from '../../src/oci/errors.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { MemoryBlobStore } from '../helpers/memory-blob-store.js';
+import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
 
 export interface TestRegistry {
   registry: Registry;
@@ -29,7 +30,7 @@ export const code = (c: string) => (e: unknown): boolean => e instanceof Registr
 /** Pushes a blob monolithically; returns its digest. */
 export async function pushBlob(r: Registry, repo: string, data: Buffer): Promise<string> {
   const digest = digestOf(data);
-  await r.blobs.putMonolithic(repo, digest, streamOf(data), data.length);
+  await r.blobs.putMonolithic(repo, digest, streamOf(data), data.length, actor);
   return digest;
 }
 
@@ -46,6 +47,6 @@ export async function pushImage(r: Registry, repo: string, tag: string | null, s
   };
   const bytes = Buffer.from(JSON.stringify(m));
   const digest = digestOf(bytes);
-  await r.manifests.put(repo, tag ?? digest, bytes, MediaTypes.ociManifest);
+  await r.manifests.put(repo, tag ?? digest, bytes, MediaTypes.ociManifest, actor);
   return { digest, bytes };
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import { bytesOf, code, pushImage, testRegistry } from './lib.js';
+import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
 
 describe('registry: manifests', () => {
   test('put by tag, get and resolve by tag and by digest; the record carries its time', async () => {
@@ -34,31 +35,31 @@ describe('registry: manifests', () => {
       schemaVersion: 2, mediaType: MediaTypes.ociManifest,
       config: { mediaType: MediaTypes.ociConfig, digest: digestOf('cfg'), size: 3 }, layers: [],
     };
-    await assert.rejects(r.manifests.put('ghost', 'v1', Buffer.from(JSON.stringify(m)), MediaTypes.ociManifest), code('MANIFEST_BLOB_UNKNOWN'));
+    await assert.rejects(r.manifests.put('ghost', 'v1', Buffer.from(JSON.stringify(m)), MediaTypes.ociManifest, actor), code('MANIFEST_BLOB_UNKNOWN'));
     assert.equal(await meta.repositories.idOf('ghost'), null);
   });
 
   test('a digest reference must match the bytes', async () => {
     const { registry: r } = testRegistry();
     const { bytes } = await pushImage(r, 'dg', null, 'c');
-    await assert.rejects(r.manifests.put('dg', digestOf('something else'), bytes, MediaTypes.ociManifest), code('DIGEST_INVALID'));
+    await assert.rejects(r.manifests.put('dg', digestOf('something else'), bytes, MediaTypes.ociManifest, actor), code('DIGEST_INVALID'));
   });
 
   test('moving a tag, deleting a tag, deleting by digest (which removes its tags and its link)', async () => {
     const { registry: r, meta } = testRegistry();
     const one = await pushImage(r, 'mv', 'latest', 'one');
     const two = await pushImage(r, 'mv', 'v2', 'two');
-    await r.manifests.put('mv', 'latest', two.bytes, MediaTypes.ociManifest);
+    await r.manifests.put('mv', 'latest', two.bytes, MediaTypes.ociManifest, actor);
     assert.equal((await r.manifests.resolve('mv', 'latest')).digest, two.digest);
-    await r.manifests.delete('mv', 'v2');
+    await r.manifests.delete('mv', 'v2', actor);
     await assert.rejects(r.manifests.resolve('mv', 'v2'), code('MANIFEST_UNKNOWN'));
-    await assert.rejects(r.manifests.delete('mv', 'v2'), code('MANIFEST_UNKNOWN'));
-    await r.manifests.delete('mv', two.digest);
+    await assert.rejects(r.manifests.delete('mv', 'v2', actor), code('MANIFEST_UNKNOWN'));
+    await r.manifests.delete('mv', two.digest, actor);
     await assert.rejects(r.manifests.resolve('mv', 'latest'), code('MANIFEST_UNKNOWN'));
     await assert.rejects(r.manifests.resolve('mv', two.digest), code('MANIFEST_UNKNOWN'));
     const repoId = (await meta.repositories.idOf('mv'))!;
     assert.equal(await meta.blobs.get(repoId, two.digest), null);
-    await assert.rejects(r.manifests.delete('mv', two.digest), code('MANIFEST_UNKNOWN'));
+    await assert.rejects(r.manifests.delete('mv', two.digest, actor), code('MANIFEST_UNKNOWN'));
     assert.equal((await r.manifests.resolve('mv', one.digest)).digest, one.digest);
   });
 
@@ -66,7 +67,7 @@ describe('registry: manifests', () => {
     const { registry: r } = testRegistry();
     await pushImage(r, 'keep', 'v1', 'k');
     const layer = digestOf(bytesOf('layer of k'));
-    await assert.rejects(r.manifests.delete('keep', layer), code('MANIFEST_UNKNOWN'));
+    await assert.rejects(r.manifests.delete('keep', layer, actor), code('MANIFEST_UNKNOWN'));
     assert.equal((await r.blobs.stat('keep', layer)).digest, layer);
   });
 
@@ -90,7 +91,7 @@ describe('registry: listings', () => {
   test('tags are listed in order, page by page, with the next marker', async () => {
     const { registry: r } = testRegistry();
     const img = await pushImage(r, 'pages', 't0', 'p');
-    for (const t of ['t3', 't1', 't4', 't2']) await r.manifests.put('pages', t, img.bytes, MediaTypes.ociManifest);
+    for (const t of ['t3', 't1', 't4', 't2']) await r.manifests.put('pages', t, img.bytes, MediaTypes.ociManifest, actor);
     assert.deepEqual(await r.listing.tags('pages', {}), { items: ['t0', 't1', 't2', 't3', 't4'], next: null });
     assert.deepEqual(await r.listing.tags('pages', { n: 2 }), { items: ['t0', 't1'], next: 't1' });
     assert.deepEqual(await r.listing.tags('pages', { n: 2, last: 't1' }), { items: ['t2', 't3'], next: 't3' });

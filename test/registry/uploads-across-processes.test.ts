@@ -12,6 +12,7 @@ import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { code, streamOf } from './lib.js';
+import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
 
 async function openRegistry(dir: string, clock: FakeClock): Promise<Registry> {
   const blobs = await FsBlobStore.open({ root: dir, fsync: false });
@@ -40,7 +41,7 @@ test('an upload moves between processes chunk by chunk and completes with the ri
     // A short chunk sent to B leaves bytes past the offset in the file; A finishes regardless.
     await assert.rejects(b.blobs.append('team/shared', id, streamOf(Buffer.from('junk')), { start: data.length, end: data.length + 99 }, null), code('SIZE_INVALID'));
     const digest = digestOf(data);
-    assert.deepEqual(await a.blobs.complete('team/shared', id, digest, null, null), { digest, size: data.length });
+    assert.deepEqual(await a.blobs.complete('team/shared', id, digest, null, null, actor), { digest, size: data.length });
     assert.deepEqual(await b.blobs.stat('team/shared', digest), { digest, size: data.length });
     await assert.rejects(b.blobs.uploadOffset('team/shared', id), code('BLOB_UPLOAD_UNKNOWN'));
   } finally {

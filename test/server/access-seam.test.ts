@@ -15,7 +15,8 @@ import { Registry } from '../../src/registry/registry.js';
 import { FsBlobStore } from '../../src/store/blobs/fs-blob-store.js';
 import { systemClock } from '../../src/config/clock.js';
 import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
-import { req, expectError, parseJson } from '../api/lib/http.js';
+import { req, expectError, expectStatus, parseJson } from '../api/lib/http.js';
+import type { RegistryEvent } from '../../src/registry/events.js';
 import { pushImage, pushBlob, startUpload } from '../api/lib/registry.js';
 import { randomBlob } from '../api/lib/content.js';
 
@@ -164,6 +165,25 @@ describe('access seam', () => {
       s.write('PATCH /v2/Bad_Name/blobs/uploads/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\nAuthorization: Test admin\r\n\r\n');
     });
     assert.match(bad, /^HTTP\/1\.1 400/, 'an invalid name is refused before the body');
+  });
+
+  test('the acting identity reaches the registry and its events', async () => {
+    const seen: RegistryEvent[] = [];
+    const listener = (e: RegistryEvent): void => { seen.push(e); };
+    registry.events.on('event', listener);
+    try {
+      const orig = globalThis.fetch;
+      globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as('pusher') } });
+      try { await pushImage(base, 'team/new', 'v9'); } finally { globalThis.fetch = orig; }
+      expectStatus(await req(base, '/v2/team/app/manifests/v1', { method: 'DELETE', headers: as('admin') }), 202);
+    } finally {
+      registry.events.off('event', listener);
+    }
+    const pushed = seen.filter((e) => e.type === 'manifest.pushed');
+    assert.equal(pushed.length, 1);
+    assert.deepEqual(pushed[0]!.actor, { kind: 'user', name: 'pusher' });
+    assert.ok(seen.filter((e) => e.type === 'blob.pushed').every((e) => e.actor.name === 'pusher'));
+    assert.deepEqual(seen.find((e) => e.type === 'tag.deleted')?.actor, { kind: 'user', name: 'admin' });
   });
 
   test('uploads started by one caller need push to continue', async () => {
