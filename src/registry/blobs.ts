@@ -18,6 +18,9 @@ export interface BlobInfo {
   size: number;
 }
 
+/** How many holders of a blob a mount without `from` considers before giving up (and uploading). */
+const MOUNT_CANDIDATES = 100;
+
 export class BlobService {
   constructor(private readonly ctx: RegistryContext) {}
 
@@ -124,20 +127,24 @@ export class BlobService {
   }
 
   /**
-   * Cross-repository mount. With `from`, the blob must be readable in that repository; without it,
-   * any copy the registry holds will do. Returns null when it cannot mount (the caller then starts an upload).
+   * Cross-repository mount. With `from`, the blob must be in that repository and the actor may read it
+   * there; without it, any repository holding it that the actor may read will do. Returns null when it
+   * cannot mount (the caller then starts an upload): a mount never reveals what the actor cannot read.
    */
-  async mount(repository: string, digest: string, from: string | null, actor: Actor): Promise<BlobInfo | null> {
+  async mount(repository: string, digest: string, from: string | null, actor: Actor, mayRead: (repository: string) => Promise<boolean>): Promise<BlobInfo | null> {
     // An invalid digest or source is no reason to refuse: the spec says to fall back to an upload.
     if (!tryParseDigest(digest)) return null;
-    let size: number | null = null;
+    if (from !== null && !isValidName(from)) return null;
+    let source: string | undefined;
     if (from !== null) {
-      if (!isValidName(from)) return null;
-      const fromId = await this.ctx.meta.repositories.idOf(from);
-      if (fromId !== null) size = (await this.ctx.meta.blobs.get(fromId, digest))?.size ?? null;
+      source = (await mayRead(from)) ? from : undefined;
     } else {
-      size = await this.ctx.meta.blobs.sizeAnywhere(digest);
+      for (const holder of await this.ctx.meta.blobs.holders(digest, MOUNT_CANDIDATES)) {
+        if (await mayRead(holder)) { source = holder; break; }
+      }
     }
+    const sourceId = source === undefined ? null : await this.ctx.meta.repositories.idOf(source);
+    const size = sourceId === null ? null : ((await this.ctx.meta.blobs.get(sourceId, digest))?.size ?? null);
     if (size === null || !(await this.ctx.blobs.stat(digest))) return null;
     const repoId = await this.ctx.writableRepo(repository);
     await this.ctx.meta.blobs.link(repoId, digest, size);

@@ -3,7 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/media-types.js';
-import { assertName, isValidName } from '../oci/names.js';
+import { assertName } from '../oci/names.js';
 import type { Registry } from '../registry/registry.js';
 import type { Listing } from '../registry/listing.js';
 import type { Access, Identity } from '../access/access-controller.js';
@@ -115,8 +115,9 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           if (m[2]) throw new RegistryError('UNSUPPORTED', 'POST to an upload session', { status: 405 });
           const mount = q.get('mount');
           const from = q.get('from');
-          if (mount !== null && await mayMountFrom(identity, from)) {
-            const mounted = await blobs.mount(name, mount, from, identity);
+          if (mount !== null) {
+            const mayRead = (repository: string): Promise<boolean> => access.may(identity, { type: 'repository', name: repository, action: 'pull' });
+            const mounted = await blobs.mount(name, mount, from, identity, mayRead);
             if (mounted) return blobCreated(reply, name, mounted.digest);
           }
           const digest = q.get('digest');
@@ -196,16 +197,6 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
   ];
-
-  /**
-   * A mount also needs pull on its source; without it the client simply uploads (202), as it would
-   * for an unknown source. A mount without `from` may take the blob from any repository, so it is
-   * done only for callers who may read the whole registry.
-   */
-  async function mayMountFrom(identity: Identity, from: string | null): Promise<boolean> {
-    if (from === null) return access.may(identity, { type: 'registry', name: 'catalog', action: '*' });
-    return !isValidName(from) || access.may(identity, { type: 'repository', name: from, action: 'pull' });
-  }
 
   async function sendBlob(req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray, withBody: boolean): Promise<void> {
     const { digest, size } = await blobs.stat(m[1]!, m[2]!);

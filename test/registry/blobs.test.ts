@@ -92,31 +92,34 @@ describe('registry: uploads', () => {
   });
 });
 
+/** A mount predicate that lets the actor read every repository. */
+const anyone = async (): Promise<boolean> => true;
+
 describe('registry: mount, stat, delete', () => {
   test('mount from a repository that holds the blob links it; from one that lacks it does not', async () => {
     const { registry: r, meta } = testRegistry();
     const digest = await pushBlob(r, 'src', bytesOf('shared layer'));
-    assert.deepEqual(await r.blobs.mount('dst', digest, 'src', actor), { digest, size: 12 });
+    assert.deepEqual(await r.blobs.mount('dst', digest, 'src', actor, anyone), { digest, size: 12 });
     assert.deepEqual(await r.blobs.stat('dst', digest), { digest, size: 12 });
-    assert.equal(await r.blobs.mount('dst2', digest, 'nowhere', actor), null, 'unknown source');
+    assert.equal(await r.blobs.mount('dst2', digest, 'nowhere', actor, anyone), null, 'unknown source');
     await pushBlob(r, 'empty', bytesOf('something else'));
-    assert.equal(await r.blobs.mount('dst3', digest, 'empty', actor), null, 'source lacks the blob');
-    assert.equal(await r.blobs.mount('dst4', digest, 'Not A Valid Name', actor), null, 'invalid source name');
+    assert.equal(await r.blobs.mount('dst3', digest, 'empty', actor, anyone), null, 'source lacks the blob');
+    assert.equal(await r.blobs.mount('dst4', digest, 'Not A Valid Name', actor, anyone), null, 'invalid source name');
     assert.equal(await meta.repositories.idOf('dst4'), null, 'a refused mount creates nothing');
   });
 
   test('mount without a source takes any copy the registry holds, and none when nobody has it', async () => {
     const { registry: r } = testRegistry();
     const digest = await pushBlob(r, 'holder', bytesOf('anywhere'));
-    assert.deepEqual(await r.blobs.mount('taker', digest, null, actor), { digest, size: 8 });
-    assert.equal(await r.blobs.mount('taker', digestOf('nobody has this'), null, actor), null);
+    assert.deepEqual(await r.blobs.mount('taker', digest, null, actor, anyone), { digest, size: 8 });
+    assert.equal(await r.blobs.mount('taker', digestOf('nobody has this'), null, actor, anyone), null);
   });
 
   test('mount needs the bytes too, not only the record', async () => {
     const { registry: r, blobs } = testRegistry();
     const digest = await pushBlob(r, 'src', bytesOf('bytes gone'));
     await blobs.delete(digest);
-    assert.equal(await r.blobs.mount('dst', digest, 'src', actor), null);
+    assert.equal(await r.blobs.mount('dst', digest, 'src', actor, anyone), null);
   });
 
   test('delete unlinks the blob from one repository only; the link carries its time', async () => {
@@ -124,7 +127,7 @@ describe('registry: mount, stat, delete', () => {
     const t0 = clock.now();
     const digest = await pushBlob(r, 'a', bytesOf('two homes'));
     clock.advance(1000);
-    await r.blobs.mount('b', digest, 'a', actor);
+    await r.blobs.mount('b', digest, 'a', actor, anyone);
     assert.equal((await meta.blobs.get((await meta.repositories.idOf('a'))!, digest))?.linkedAt, t0);
     assert.equal((await meta.blobs.get((await meta.repositories.idOf('b'))!, digest))?.linkedAt, t0 + 1000);
     await r.blobs.delete('a', digest, actor);

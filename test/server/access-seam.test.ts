@@ -140,7 +140,7 @@ describe('access seam', () => {
     const denied = await req(base, `/v2/team/new/blobs/uploads/?mount=${blob.digest}&from=team/secret`, { method: 'POST', headers: as('pusher') });
     assert.equal(denied.status, 202);
     const noFrom = await req(base, `/v2/team/new/blobs/uploads/?mount=${blob.digest}`, { method: 'POST', headers: as('pusher') });
-    assert.equal(noFrom.status, 202, 'a mount without from takes from anywhere: only for whole-registry readers');
+    assert.equal(noFrom.status, 202, 'a mount without from takes only from repositories the caller may read');
     assert.equal((await req(base, `/v2/team/new/blobs/${blob.digest}`, { method: 'HEAD', headers: as('pusher') })).status, 404);
     const allowed = await req(base, `/v2/team/app2/blobs/uploads/?mount=${blob.digest}&from=team/secret`, { method: 'POST', headers: as('admin') });
     assert.equal(allowed.status, 201);

@@ -51,6 +51,10 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       assert.deepEqual(await m.blobs.get(r1, d('1')), { size: 42, linkedAt: 1000 });
       assert.equal(await m.blobs.get(r2, d('1')), null);
       assert.equal(await m.blobs.sizeAnywhere(d('1')), 42);
+      await m.blobs.link(r2, d('1'), 42);
+      assert.deepEqual(await m.blobs.holders(d('1'), 10), ['r1', 'r2']);
+      assert.deepEqual(await m.blobs.holders(d('1'), 1), ['r1']);
+      assert.equal(await m.blobs.unlink(r2, d('1')), true);
       assert.deepEqual([...await m.blobs.existing(r1, [d('1'), d('2')])], [d('1')]);
       assert.equal(await m.blobs.unlink(r1, d('1')), true);
       assert.equal(await m.blobs.unlink(r1, d('1')), false);

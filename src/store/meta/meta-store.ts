@@ -68,6 +68,8 @@ export interface BlobLinkStore {
   get(repoId: number, digest: string): Promise<BlobLink | null>;
   /** Size of the blob when some repository holds it. */
   sizeAnywhere(digest: string): Promise<number | null>;
+  /** Names of repositories that hold the blob, in lexical order, at most `limit`. */
+  holders(digest: string, limit: number): Promise<string[]>;
   unlink(repoId: number, digest: string): Promise<boolean>;
   /** Which of these digests are linked to the repository. */
   existing(repoId: number, digests: string[]): Promise<Set<string>>;

@@ -34,6 +34,7 @@ function prepareStatements(db: Database.Database) {
     linkBlob: p('INSERT INTO repo_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     linkedBlob: p(`SELECT b.size, l.created_at AS "linkedAt" FROM repo_blobs l JOIN blobs b ON b.digest = l.digest
                    WHERE l.repo_id = ? AND l.digest = ?`),
+    blobHolders: p('SELECT r.name FROM repo_blobs l JOIN repositories r ON r.id = l.repo_id WHERE l.digest = ? ORDER BY r.name LIMIT ?'),
     knownBlob: p('SELECT b.size FROM blobs b WHERE b.digest = ? AND EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)'),
     unlinkBlob: p('DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?'),
 
@@ -136,6 +137,11 @@ class SqliteBlobLinks implements BlobLinkStore {
     const g = this.d.gate(); if (g) await g;
     const row = this.d.s.knownBlob.get(digest) as Row | undefined;
     return row ? (row.size as number) : null;
+  }
+
+  async holders(digest: string, limit: number): Promise<string[]> {
+    const g = this.d.gate(); if (g) await g;
+    return (this.d.s.blobHolders.all(digest, limit) as Row[]).map((r) => r.name as string);
   }
 
   async unlink(repoId: number, digest: string): Promise<boolean> {
