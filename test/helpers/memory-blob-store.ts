@@ -3,16 +3,19 @@
 import { Readable, type Writable } from 'node:stream';
 import { RegistryError } from '../../src/oci/errors.js';
 import { newHasher, parseDigest } from '../../src/oci/digest.js';
-import type { AppendOptions, BlobStat, BlobStore, ByteRange, UploadPosition } from '../../src/store/blobs/blob-store.js';
+import type { AppendOptions, BlobStat, BlobStore, ByteRange, StoredBlob, UploadPosition } from '../../src/store/blobs/blob-store.js';
+import { systemClock, type Clock } from '../../src/config/clock.js';
 
 /** Blobs and uploads that outlive one store instance (a "restart" reopens over the same contents). */
 export class MemoryBlobData {
   readonly blobs = new Map<string, Buffer>();
+  /** When each blob was stored (the store's clock). */
+  readonly storedAt = new Map<string, number>();
   readonly uploads = new Map<string, Buffer>();
 }
 
 export class MemoryBlobStore implements BlobStore {
-  constructor(readonly data = new MemoryBlobData()) {}
+  constructor(readonly data = new MemoryBlobData(), private readonly clock: Clock = systemClock) {}
 
   async stat(digest: string): Promise<BlobStat | null> {
     const b = this.data.blobs.get(digest);
@@ -36,15 +39,19 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async putSmall(digest: string, bytes: Uint8Array): Promise<void> {
-    if (!this.data.blobs.has(digest)) this.data.blobs.set(digest, Buffer.from(bytes));
+    if (!this.data.blobs.has(digest)) {
+      this.data.blobs.set(digest, Buffer.from(bytes));
+      this.data.storedAt.set(digest, this.clock.now());
+    }
   }
 
   async delete(digest: string): Promise<void> {
     this.data.blobs.delete(digest);
+    this.data.storedAt.delete(digest);
   }
 
-  async *list(): AsyncIterable<string> {
-    yield* [...this.data.blobs.keys()];
+  async *list(): AsyncIterable<StoredBlob> {
+    for (const [digest, b] of [...this.data.blobs]) yield { digest, size: b.length, modifiedAt: this.data.storedAt.get(digest) ?? 0 };
   }
 
   async createUpload(id: string): Promise<UploadPosition> {
@@ -77,6 +84,7 @@ export class MemoryBlobStore implements BlobStore {
     const actual = newHasher(want.algorithm).update(bytes).digest('hex');
     if (actual !== want.hex) throw new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
     this.data.blobs.set(digest, bytes);
+    this.data.storedAt.set(digest, this.clock.now());
     this.data.uploads.delete(id);
     return bytes.length;
   }

@@ -18,7 +18,7 @@ export interface TestRegistry {
 
 export function testRegistry(): TestRegistry {
   const clock = new FakeClock();
-  const blobs = new MemoryBlobStore();
+  const blobs = new MemoryBlobStore(undefined, clock);
   const meta = new SqliteMetaStore({ path: ':memory:', durable: false, clock });
   return { registry: new Registry(blobs, meta, { maxManifestBytes: 1 << 20 }, clock), clock, blobs, meta };
 }

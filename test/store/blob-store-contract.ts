@@ -3,7 +3,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import type { BlobStore } from '../../src/store/blobs/blob-store.js';
+import type { BlobStore, StoredBlob } from '../../src/store/blobs/blob-store.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { RegistryError } from '../../src/oci/errors.js';
 
@@ -52,9 +52,12 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
         }
       }
       await assert.rejects(s.appendUpload('u1', Readable.from([Buffer.from('x')]), at), code('BLOB_UPLOAD_UNKNOWN'));
-      const listed: string[] = [];
-      for await (const d of s.list()) listed.push(d);
-      assert.ok(listed.includes(digest));
+      const listed: StoredBlob[] = [];
+      for await (const b of s.list()) listed.push(b);
+      const mine = listed.find((b) => b.digest === digest);
+      assert.ok(mine, 'the committed blob is listed');
+      assert.equal(mine.size, data.length);
+      assert.ok(Math.abs(mine.modifiedAt - Date.now()) < 10 * 60_000, `modifiedAt ${mine.modifiedAt} is about now`);
     });
 
     test('bytes past the recorded position (a refused chunk) are not part of the upload', async () => {

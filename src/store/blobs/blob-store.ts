@@ -5,6 +5,14 @@ export interface BlobStat {
   size: number;
 }
 
+/** A blob as a listing of the store finds it (garbage collection reads the age of what it may remove). */
+export interface StoredBlob {
+  digest: string;
+  size: number;
+  /** When the bytes were stored, in milliseconds since the epoch (the driver's clock: file mtime, object LastModified). */
+  modifiedAt: number;
+}
+
 export interface ByteRange {
   /** First byte, inclusive. */
   start: number;
@@ -26,8 +34,8 @@ export interface BlobStore {
   /** Stores bytes already in memory (manifests), atomically, under their digest. */
   putSmall(digest: string, bytes: Uint8Array): Promise<void>;
   delete(digest: string): Promise<void>;
-  /** Every stored digest (for garbage collection and verification). */
-  list(): AsyncIterable<string>;
+  /** Every stored blob, in no particular order (for garbage collection and verification). */
+  list(): AsyncIterable<StoredBlob>;
 
   /**
    * Upload sessions: byte areas that become a blob on commit. Where an upload stands (its offset and

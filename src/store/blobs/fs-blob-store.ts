@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
-import type { AppendOptions, BlobStat, BlobStore, ByteRange, UploadPosition } from './blob-store.js';
+import type { AppendOptions, BlobStat, BlobStore, ByteRange, StoredBlob, UploadPosition } from './blob-store.js';
 import { writeFileAtomic, type AtomicFileSystem } from '../../files/atomic-file.js';
 
 /** Batch small network chunks into writes of about this size. */
@@ -147,10 +147,14 @@ export class FsBlobStore implements BlobStore {
     await rm(this.blobPath(digest), { force: true });
   }
 
-  async *list(): AsyncIterable<string> {
+  async *list(): AsyncIterable<StoredBlob> {
     for (const alg of await readdirOrEmpty(this.blobsDir)) {
       for (const prefix of await readdirOrEmpty(join(this.blobsDir, alg))) {
-        for (const hex of await readdirOrEmpty(join(this.blobsDir, alg, prefix))) yield `${alg}:${hex}`;
+        for (const hex of await readdirOrEmpty(join(this.blobsDir, alg, prefix))) {
+          const st = await stat(join(this.blobsDir, alg, prefix, hex)).catch((e: unknown) => { if (isNotFound(e)) return null; throw e; });
+          // Gone between the listing and the stat: deleted meanwhile, nothing to report.
+          if (st) yield { digest: `${alg}:${hex}`, size: st.size, modifiedAt: st.mtimeMs };
+        }
       }
     }
   }
