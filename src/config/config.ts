@@ -35,9 +35,20 @@ export const configSchema = z.object({
     format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).strict().default({ level: 'info', format: 'auto' }),
   storage: z.object({
-    driver: z.enum(['fs']).default('fs'),
+    driver: z.enum(['fs', 's3']).default('fs'),
     fsync: boolish.default(true),
-  }).strict().default({ driver: 'fs', fsync: true }),
+    // Only with driver s3. Keys unset: the AWS SDK's default chain (AWS_* variables, profiles, roles).
+    s3: z.object({
+      endpoint: z.url().optional(),
+      region: z.string().min(1).optional(),
+      bucket: z.string().min(1).optional(),
+      prefix: z.string().default(''),
+      accessKeyId: z.string().min(1).optional(),
+      secretAccessKey: z.string().min(1).optional(),
+      forcePathStyle: boolish.default(false),
+      redirect: boolish.default(false),
+    }).strict().default({ prefix: '', forcePathStyle: false, redirect: false }),
+  }).strict().default({ driver: 'fs', fsync: true, s3: { prefix: '', forcePathStyle: false, redirect: false } }),
   uploads: z.object({
     ttl: duration.default(24 * 3_600_000),
     sweepInterval: duration.default(10 * 60_000),
@@ -68,6 +79,10 @@ export const configSchema = z.object({
   }).strict().default({ minVersion: 'TLSv1.2' }),
 }).strict().superRefine((c, ctx) => {
   const need = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }); };
+  if (c.storage.driver === 's3' && !c.storage.s3.bucket) need(['storage', 's3', 'bucket'], 'storage.driver s3 needs a bucket: set storage.s3.bucket');
+  if ((c.storage.s3.accessKeyId === undefined) !== (c.storage.s3.secretAccessKey === undefined)) {
+    need(['storage', 's3', c.storage.s3.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'], 'set both storage.s3.accessKeyId and storage.s3.secretAccessKey, or neither (the AWS_* variables then apply)');
+  }
   if (c.auth.mode === 'htpasswd' && c.auth.htpasswd.path === undefined) need(['auth', 'htpasswd', 'path'], 'auth.mode htpasswd needs the file: set auth.htpasswd.path');
   if (c.auth.mode === 'certificate' && !c.tls.clientCA) need(['tls', 'clientCA'], 'auth.mode certificate needs client certificates: set tls.clientCA');
   // Half a TLS setup is a mistake, not a reason to fall back to plain HTTP.
@@ -82,7 +97,9 @@ type RawConfig = Record<string, unknown>;
 
 /** Every leaf key as a dotted path, e.g. "uploads.ttl", with its WHARF_* variable. */
 export const settableKeys: { path: string; env: string }[] = [
-  'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync', 'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+  'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
+  'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
+  'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));

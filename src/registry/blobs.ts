@@ -173,6 +173,11 @@ export class BlobService {
     }
   }
 
+  /** Where a client may fetch the blob from directly (a presigned object-store URL), or null to serve it here. */
+  async redirectUrl(digest: string): Promise<string | null> {
+    return (await this.ctx.blobs.redirectUrl?.(digest)) ?? null;
+  }
+
   /** Writes a blob (or a range) to `out`, by the store's fast path when it has one. Does not end `out`. */
   async sendTo(digest: string, out: Writable, range?: ByteRange): Promise<void> {
     const store = this.ctx.blobs;

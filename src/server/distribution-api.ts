@@ -204,6 +204,9 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
     reply.header('Docker-Content-Digest', digest).header('ETag', etag).header('Accept-Ranges', 'bytes')
       .header('Cache-Control', 'max-age=31536000').type('application/octet-stream');
     if (req.headers['if-none-match'] === etag) return void reply.code(304).send();
+    // An object store may serve the bytes itself (GET only: HEAD answers here); the client sends its Range there.
+    const redirect = withBody ? await blobs.redirectUrl(digest) : null;
+    if (redirect !== null) return void reply.code(307).header('Location', redirect).removeHeader('Content-Type').send();
     let range;
     try {
       range = parseRangeHeader(req.headers.range, size);

@@ -15,7 +15,7 @@ test('the factory builds the driver storage.driver names', async () => {
     assert.ok(statSync(join(dir, 'blobs')).isDirectory());
     await store.close();
     // A name the configuration would refuse never reaches a driver.
-    assert.throws(() => openBlobStore({ dataDir: dir, storage: { driver: 'ftp' as 'fs', fsync: false } }), /unknown storage driver "ftp"/);
+    assert.throws(() => openBlobStore({ dataDir: dir, storage: { ...loadConfig({ env: {} }).storage, driver: 'ftp' as 'fs' } }), /unknown storage driver "ftp"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

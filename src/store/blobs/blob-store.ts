@@ -1,4 +1,4 @@
-// The content-addressed blob store contract. Drivers: fs (default); s3 to come (see factory.ts).
+// The content-addressed blob store contract. Drivers: fs (default) and s3 (see factory.ts).
 import type { Readable, Writable } from 'node:stream';
 
 export interface BlobStat {
@@ -29,6 +29,11 @@ export interface BlobStore {
    * allocating per chunk. Does not end `out`.
    */
   sendTo?(digest: string, out: Writable, range?: ByteRange): Promise<void>;
+  /**
+   * Optional: a URL from which a client may fetch the blob itself (a presigned S3 GET), or null to serve
+   * it here. Only for GET; the caller has checked that the blob exists.
+   */
+  redirectUrl?(digest: string): Promise<string | null>;
   /** Reads a small blob (a manifest) whole. */
   readSmall(digest: string): Promise<Buffer | null>;
   /** Stores bytes already in memory (manifests), atomically, under their digest. */
