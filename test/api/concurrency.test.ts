@@ -3,23 +3,14 @@
 // every read agrees), racing chunks on one session, and parallel pushes to one repository.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { useWharf } from './lib/server.js';
 import { expectStatus, req, type Res } from './lib/http.js';
 import { MT, randomBlob, repoName, sha256, type Content } from './lib/content.js';
 import { catalog, getManifest, makeImage, pushBlob, pushImage, putManifest, startUpload, tagsOf, withDigest } from './lib/registry.js';
-import { verifyStoredBlobs } from '../helpers/push.js';
+import { storedCopies, uploadHeld, verifyStored } from './lib/stored.js';
 
 describe('concurrency', () => {
   const s = useWharf();
-
-  /** Files under the data dir holding blob `digest` (content-addressed: there must be exactly one). */
-  const storedCopies = (digest: string): string[] => {
-    const hex = digest.slice('sha256:'.length);
-    const dir = join(s.server.dataDir, 'blobs', 'sha256', hex.slice(0, 2));
-    return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(hex)) : [];
-  };
 
   const expectBlob = async (repo: string, c: Content): Promise<void> => {
     const res = await req(s.url, `/v2/${repo}/blobs/${c.digest}`);
@@ -42,10 +33,10 @@ describe('concurrency', () => {
       assert.equal(res.headers.get('docker-content-digest'), c.digest);
     }
     await expectBlob(repo, c);
-    assert.equal(storedCopies(c.digest).length, 1, 'one stored copy');
+    assert.equal((await storedCopies(s, c.digest)).length, 1, 'one stored copy');
     for (const u of [a, b]) {
       const id = u.pathname.split('/').pop()!;
-      assert.equal(existsSync(join(s.server.dataDir, 'uploads', id)), false, `session ${id} left behind`);
+      assert.equal(await uploadHeld(s, id), false, `session ${id} left behind`);
     }
   });
 
@@ -58,7 +49,7 @@ describe('concurrency', () => {
     })));
     for (const res of results) expectStatus(res, 201);
     for (const r of new Set(repos)) await expectBlob(r, c);
-    assert.equal(storedCopies(c.digest).length, 1, 'one stored copy');
+    assert.equal((await storedCopies(s, c.digest)).length, 1, 'one stored copy');
   });
 
   test('POST+PUT pushes of the same blob racing with reads', async () => {
@@ -138,7 +129,7 @@ describe('concurrency', () => {
   });
 
   test('every stored blob hashes to its name', async () => {
-    assert.ok(await verifyStoredBlobs(s.server.dataDir) > 0);
+    assert.ok(await verifyStored(s) > 0);
   });
 
   test('no request in this file was answered with a 5xx', async () => {

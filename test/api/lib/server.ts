@@ -1,8 +1,11 @@
 // One real Wharf server per test file: started in before(), stopped and removed in after().
 // The server's access log is watched so a file can assert that no request was answered with a 5xx.
+// WHARF_TEST_STORAGE=s3 (npm test's second pass over test/api) puts each server's blobs in a fresh
+// bucket on the test S3 endpoint, removed afterwards.
 import { after, before } from 'node:test';
 import { createInterface } from 'node:readline';
 import { startWharf, type StartOptions, type WharfServer } from '../../helpers/server.js';
+import { createTestBucket, s3ServerEnv } from '../../helpers/s3.js';
 
 export interface AccessLine {
   method: string;
@@ -16,6 +19,8 @@ export interface TestServer {
   server: WharfServer;
   /** Access-log lines seen so far. */
   access: AccessLine[];
+  /** The bucket holding the server's blobs when the suite runs over S3 (WHARF_TEST_STORAGE=s3). */
+  bucket?: string;
   /** Access-log lines with a 5xx status, after letting the log catch up. */
   serverErrors(): Promise<AccessLine[]>;
 }
@@ -24,6 +29,7 @@ export interface TestServer {
 export function useWharf(opts: StartOptions = {}): TestServer {
   const t = {
     url: '',
+    bucket: undefined as string | undefined,
     server: undefined as unknown as WharfServer,
     access: [] as AccessLine[],
     async serverErrors(): Promise<AccessLine[]> {
@@ -31,8 +37,16 @@ export function useWharf(opts: StartOptions = {}): TestServer {
       return t.access.filter((l) => l.status >= 500);
     },
   };
+  let bucket: { name: string; remove(): Promise<void> } | undefined;
   before(async () => {
-    t.server = await startWharf(opts);
+    let env = opts.env;
+    if (process.env.WHARF_TEST_STORAGE === 's3') {
+      const b = await createTestBucket();
+      bucket = b;
+      t.bucket = b.name;
+      env = { ...s3ServerEnv(b.name), ...opts.env };
+    }
+    t.server = await startWharf({ ...opts, env });
     t.url = t.server.url;
     createInterface({ input: t.server.proc.stdout! }).on('line', (line) => {
       try {
@@ -42,9 +56,11 @@ export function useWharf(opts: StartOptions = {}): TestServer {
     });
   });
   after(async () => {
-    if (!t.server) return;
-    await t.server.stop();
-    t.server.cleanup();
+    if (t.server) {
+      await t.server.stop();
+      t.server.cleanup();
+    }
+    await bucket?.remove();
   });
   return t;
 }

@@ -1,0 +1,93 @@
+// `npm test` after the build: starts what the tests need (a Ceph RGW for the S3 driver, with its state
+// in a temp folder, on free loopback ports), runs every test file, then the black-box API suite a
+// second time over S3, and stops Ceph however the run ends.
+//
+//   WHARF_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) set: that endpoint is used, nothing is started.
+//   Arguments: test paths instead of dist/test (the S3 pass of dist/test/api runs only with the default).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const services = join(root, 'scripts', 'services');
+// The SDK's notice that it will want Node 22 from 2027 on is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const nodeTest = ['--test', '--test-concurrency=1', '--test-timeout=600000'];
+
+/** A port nobody listens on now (and, for the mon, its v1 twin at +3489 too). */
+async function freePort(isFree = async () => true) {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 25000);
+    if (await canListen(port) && await isFree(port)) return port;
+  }
+  throw new Error('no free port found');
+}
+function canListen(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+let cephDir = null;
+function stopCeph() {
+  if (!cephDir) return;
+  const dir = cephDir;
+  cephDir = null;
+  spawnSync(join(services, 'stop-ceph-rgw.sh'), [dir], { stdio: 'inherit' });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function startCeph() {
+  cephDir = mkdtempSync(join(tmpdir(), 'wharf-ceph-'));
+  const env = {
+    ...process.env,
+    RGW_PORT: String(await freePort()),
+    CEPH_MON_PORT: String(await freePort((p) => canListen(p + 3489))),
+  };
+  const r = spawnSync(join(services, 'start-ceph-rgw.sh'), [cephDir], { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`Ceph RGW did not start (exit ${r.status ?? r.signal}); is ceph installed? (apt-get install ceph-mon ceph-osd ceph-mgr radosgw ceph-common)`);
+  const vars = Object.fromEntries(readFileSync(join(cephDir, 's3.env'), 'utf8').split('\n').filter(Boolean).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  process.env.WHARF_TEST_S3_ENDPOINT = vars.S3_ENDPOINT;
+  process.env.WHARF_TEST_S3_ACCESS_KEY = vars.S3_ACCESS_KEY;
+  process.env.WHARF_TEST_S3_SECRET_KEY = vars.S3_SECRET_KEY;
+  process.env.WHARF_TEST_S3_REGION = vars.S3_REGION;
+}
+
+let child = null;
+function runNodeTest(paths, extraEnv = {}) {
+  return new Promise((resolve) => {
+    child = spawn(process.execPath, [...nodeTest, ...paths], { cwd: root, env: { ...process.env, ...extraEnv }, stdio: 'inherit' });
+    child.once('exit', (code, signal) => { child = null; resolve(code ?? (signal ? 1 : 0)); });
+  });
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    child?.kill(sig);
+    stopCeph();
+    process.exit(130);
+  });
+}
+
+let status;
+try {
+  if (!process.env.WHARF_TEST_S3_ENDPOINT) await startCeph();
+  const paths = process.argv.slice(2);
+  status = await runNodeTest(paths.length > 0 ? paths : ['dist/test']);
+  if (paths.length === 0) {
+    console.log('# the black-box API suite again, over the S3 driver');
+    const s3 = await runNodeTest(['dist/test/api'], { WHARF_TEST_STORAGE: 's3' });
+    if (status === 0) status = s3;
+  }
+} catch (e) {
+  console.error(String(e instanceof Error ? e.message : e));
+  status = 1;
+} finally {
+  stopCeph();
+}
+process.exit(status);
