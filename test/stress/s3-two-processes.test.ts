@@ -1,0 +1,81 @@
+// Any Wharf process sharing the database and the bucket continues any upload: two `wharf serve` on one
+// data directory (one SQLite database) and one S3 bucket, a chunked push alternating between them.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWharf, type WharfServer } from '../helpers/server.js';
+import { createTestBucket, listKeys, s3ServerEnv, s3TestClient } from '../helpers/s3.js';
+import { expectStatus, req } from '../api/lib/http.js';
+import { MT, desc, encode, ociImage, randomBlob, repoName, sha256 } from '../api/lib/content.js';
+import { startUpload, withDigest, pushBlob, getManifest } from '../api/lib/registry.js';
+
+const MiB = 1 << 20;
+
+describe('two processes, one database, one bucket', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wharf-two-'));
+  let bucket: { name: string; remove(): Promise<void> };
+  let a: WharfServer;
+  let b: WharfServer;
+
+  before(async () => {
+    bucket = await createTestBucket();
+    a = await startWharf({ dataDir, env: s3ServerEnv(bucket.name) });
+    b = await startWharf({ dataDir, env: s3ServerEnv(bucket.name) });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    await bucket?.remove();
+  });
+
+  test('a chunked push alternating between the two (6 MiB and 1 MiB chunks) makes one blob; both serve it and a manifest over it', async () => {
+    const repo = repoName('two/procs');
+    const layer = randomBlob(4 * 6 * MiB + 3 * MiB + 12345);
+    const servers = [a, b];
+    let url = await startUpload(a.url, repo);
+    let offset = 0;
+    for (let i = 0; offset < layer.size; i++) {
+      const n = Math.min(i % 2 === 0 ? 6 * MiB : 1 * MiB, layer.size - offset);
+      const via = servers[i % 2]!;
+      const res = await req(via.url, url.pathname + url.search, {
+        method: 'PATCH', body: layer.data.subarray(offset, offset + n),
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + n - 1}` },
+      });
+      expectStatus(res, 202, `chunk ${i} via ${i % 2 === 0 ? 'a' : 'b'}`);
+      assert.equal(res.headers.get('range'), `0-${offset + n - 1}`);
+      offset += n;
+      url = new URL(res.headers.get('location')!, via.url);
+      // The other process sees where the upload stands.
+      const status = await req(servers[(i + 1) % 2]!.url, url.pathname + url.search);
+      expectStatus(status, 204);
+      assert.equal(status.headers.get('range'), `0-${offset - 1}`);
+    }
+    expectStatus(await req(b.url, withDigest(url, layer.digest).pathname + withDigest(url, layer.digest).search, { method: 'PUT' }), 201, 'commit via b');
+
+    const config = encode({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
+    await pushBlob(b.url, repo, config);
+    const manifest = encode(ociImage(desc(MT.ociConfig, config), [desc(MT.ociLayer, layer)]));
+    expectStatus(await req(a.url, `/v2/${repo}/manifests/v1`, { method: 'PUT', body: manifest.data, headers: { 'content-type': MT.ociManifest } }), 201);
+
+    for (const s of servers) {
+      const got = await req(s.url, `/v2/${repo}/blobs/${layer.digest}`);
+      expectStatus(got, 200);
+      assert.equal(sha256(got.body), layer.digest, `${s.url} serves the whole blob`);
+      const part = await req(s.url, `/v2/${repo}/blobs/${layer.digest}`, { headers: { range: `bytes=${6 * MiB - 5}-${6 * MiB + 4}` } });
+      expectStatus(part, 206);
+      assert.ok(part.body.equals(layer.data.subarray(6 * MiB - 5, 6 * MiB + 5)));
+      const m = await getManifest(s.url, repo, 'v1');
+      expectStatus(m, 200);
+      assert.ok(m.body.equals(manifest.data), `${s.url} serves the manifest`);
+    }
+    const client = s3TestClient();
+    try {
+      assert.deepEqual(await listKeys(client, bucket.name, 'uploads/'), [], 'no upload leftovers in the bucket');
+      const blobs = await listKeys(client, bucket.name, 'blobs/');
+      assert.ok(blobs.includes(`blobs/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}`));
+    } finally { client.destroy(); }
+  });
+});
