@@ -20,6 +20,28 @@ test('storage.driver names a known blob driver', () => {
   assert.throws(() => loadConfig({ env: { WHARF_STORAGE_DRIVER: 'ftp' } }), (e: unknown) => e instanceof ConfigError && /storage\.driver \(WHARF_STORAGE_DRIVER\)/.test(e.message));
 });
 
+test('storage.driver s3: every storage.s3 key from WHARF_STORAGE_S3_*; a bucket is required; keys come in pairs and are never echoed', () => {
+  const c = loadConfig({ env: {
+    WHARF_STORAGE_DRIVER: 's3', WHARF_STORAGE_S3_ENDPOINT: 'http://127.0.0.1:7480', WHARF_STORAGE_S3_REGION: 'eu-west-1',
+    WHARF_STORAGE_S3_BUCKET: 'images', WHARF_STORAGE_S3_PREFIX: 'wharf/', WHARF_STORAGE_S3_ACCESS_KEY_ID: 'AKID',
+    WHARF_STORAGE_S3_SECRET_ACCESS_KEY: 'sekrit', WHARF_STORAGE_S3_FORCE_PATH_STYLE: 'true', WHARF_STORAGE_S3_REDIRECT: 'yes',
+  } }).storage;
+  assert.deepEqual(c.s3, {
+    endpoint: 'http://127.0.0.1:7480', region: 'eu-west-1', bucket: 'images', prefix: 'wharf/', accessKeyId: 'AKID',
+    secretAccessKey: 'sekrit', forcePathStyle: true, redirect: true,
+  });
+  // Without keys the AWS SDK's default chain (AWS_* variables) applies: nothing to set.
+  const bare = loadConfig({ env: { WHARF_STORAGE_DRIVER: 's3', WHARF_STORAGE_S3_BUCKET: 'b' } }).storage.s3;
+  assert.equal(bare.accessKeyId, undefined);
+  assert.equal(bare.forcePathStyle, false);
+  assert.equal(bare.redirect, false);
+  assert.throws(() => loadConfig({ env: { WHARF_STORAGE_DRIVER: 's3' } }), (e: unknown) => e instanceof ConfigError && /storage\.s3\.bucket \(WHARF_STORAGE_S3_BUCKET\)/.test(e.message));
+  assert.throws(() => loadConfig({ env: { WHARF_STORAGE_DRIVER: 's3', WHARF_STORAGE_S3_BUCKET: 'b', WHARF_STORAGE_S3_SECRET_ACCESS_KEY: 'sekrit' } }),
+    (e: unknown) => e instanceof ConfigError && /storage\.s3\.accessKeyId/.test(e.message) && !e.message.includes('sekrit'));
+  assert.throws(() => loadConfig({ env: { WHARF_STORAGE_DRIVER: 's3', WHARF_STORAGE_S3_BUCKET: 'b', WHARF_STORAGE_S3_ENDPOINT: 'not a url' } }),
+    (e: unknown) => e instanceof ConfigError && /storage\.s3\.endpoint \(WHARF_STORAGE_S3_ENDPOINT\)/.test(e.message));
+});
+
 test('file < environment < flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-config-'));
   try {

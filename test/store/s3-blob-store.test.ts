@@ -9,6 +9,8 @@ import type { BlobStore, UploadPosition } from '../../src/store/blobs/blob-store
 import { digestOf } from '../../src/oci/digest.js';
 import { RegistryError } from '../../src/oci/errors.js';
 import { blobStoreContract } from './blob-store-contract.js';
+import { openBlobStore } from '../../src/store/blobs/factory.js';
+import { loadConfig } from '../../src/config/config.js';
 import { createTestBucket, listKeys, s3TestClient, s3TestEndpoint } from '../helpers/s3.js';
 
 const MiB = 1 << 20;
@@ -184,6 +186,15 @@ describe('S3 blob store', () => {
     assert.deepEqual(await listKeys(s.client, await bucketName(), prefix), []);
     await assert.rejects(s.appendUpload('gone', Readable.from([Buffer.from('x')]), at), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
     await s.close();
+  });
+
+  test('the factory builds the s3 driver from the configuration; a missing bucket fails at open', async () => {
+    const env = { WHARF_STORAGE_DRIVER: 's3', WHARF_STORAGE_S3_ENDPOINT: endpoint.endpoint, WHARF_STORAGE_S3_REGION: endpoint.region,
+      WHARF_STORAGE_S3_ACCESS_KEY_ID: endpoint.accessKeyId, WHARF_STORAGE_S3_SECRET_ACCESS_KEY: endpoint.secretAccessKey, WHARF_STORAGE_S3_FORCE_PATH_STYLE: 'true' };
+    const store = await openBlobStore({ dataDir: '/nonexistent', storage: loadConfig({ env: { ...env, WHARF_STORAGE_S3_BUCKET: await bucketName() } }).storage });
+    assert.ok(store instanceof S3BlobStore);
+    await store.close();
+    await assert.rejects(openBlobStore({ dataDir: '/nonexistent', storage: loadConfig({ env: { ...env, WHARF_STORAGE_S3_BUCKET: 'wharf-no-such-bucket' } }).storage }), /NoSuchBucket|not exist/i);
   });
 
   test('redirectUrl: null unless enabled; a presigned GET that honours Range', async () => {
