@@ -206,7 +206,8 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
     if (req.headers['if-none-match'] === etag) return void reply.code(304).send();
     // An object store may serve the bytes itself (GET only: HEAD answers here); the client sends its Range there.
     const redirect = withBody ? await blobs.redirectUrl(digest) : null;
-    if (redirect !== null) return void reply.code(307).header('Location', redirect).removeHeader('Content-Type').send();
+    // The URL expires: the answer must not be cached like the blob itself.
+    if (redirect !== null) return void reply.code(307).header('Location', redirect).header('Cache-Control', 'no-store').removeHeader('Content-Type').send();
     let range;
     try {
       range = parseRangeHeader(req.headers.range, size);

@@ -46,6 +46,7 @@ describe('blob GETs redirected to presigned S3 URLs', () => {
     const get = await fetch(`${server.url}/v2/redir/app/blobs/${layer.digest}`, { redirect: 'manual' });
     await get.arrayBuffer();
     assert.equal(get.status, 307);
+    assert.equal(get.headers.get('cache-control'), 'no-store', 'a presigned URL expires: the redirect is not cached');
     const location = get.headers.get('location')!;
     assert.ok(location.startsWith(`${s3TestEndpoint().endpoint}/${bucket.name}/redirect/blobs/sha256/`), location);
     const ranged = await fetch(location, { headers: { range: 'bytes=1-3' } });

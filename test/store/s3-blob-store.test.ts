@@ -148,6 +148,21 @@ describe('S3 blob store', () => {
     await b.close();
   });
 
+  test('two appends racing from one position: the running hash of the one not recorded never vouches for the recorded bytes', async () => {
+    const prefix = `race-${randomBytes(4).toString('hex')}/`;
+    const a = await storeOn(prefix);
+    const b = await storeOn(prefix);
+    const at0 = await a.createUpload('race');
+    await a.appendUpload('race', Readable.from([Buffer.from('AAAA')]), at0); // written, but the caller records b's
+    const recorded = await b.appendUpload('race', Readable.from([Buffer.from('BBBB')]), at0);
+    await assert.rejects(a.commitUpload('race', digestOf('AAAA'), recorded), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    assert.equal(await a.stat(digestOf('AAAA')), null);
+    assert.equal(await a.commitUpload('race', digestOf('BBBB'), recorded), 4);
+    assert.ok((await a.readSmall(digestOf('BBBB')))!.equals(Buffer.from('BBBB')));
+    await a.close();
+    await b.close();
+  });
+
   test('a commit by another instance of an upload with no full part hashes the tail; a zero-length blob commits', async () => {
     const prefix = `tail-${randomBytes(4).toString('hex')}/`;
     const a = await storeOn(prefix);

@@ -47,6 +47,11 @@ interface HashState {
   algorithm: Algorithm;
   hash: Hash;
   size: number;
+  /**
+   * The driverState this process produced with these bytes. It names the tail object (a fresh name per
+   * write) and the parts' ETags, so a position recorded by a racing append elsewhere never matches it.
+   */
+  state: string | null;
 }
 
 export class S3BlobStore implements BlobStore {
@@ -112,7 +117,7 @@ export class S3BlobStore implements BlobStore {
   async read(digest: string, range?: ByteRange): Promise<Readable> {
     const res = await this.client.send(new GetObjectCommand({
       Bucket: this.bucket, Key: this.blobKey(digest), Range: range ? `bytes=${range.start}-${range.end}` : undefined,
-    }));
+    })).catch((e: unknown) => { throw isS3NotFound(e) ? new RegistryError('BLOB_UNKNOWN') : e; });
     // The SDK's body in Node is the HTTP response itself: reading it at the client's pace is the backpressure.
     return res.Body as Readable;
   }
@@ -156,8 +161,9 @@ export class S3BlobStore implements BlobStore {
 
   async createUpload(id: string): Promise<UploadPosition> {
     const r = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.dataKey(id) }));
-    this.hashes.set(id, { algorithm: 'sha256', hash: newHasher('sha256'), size: 0 });
-    return { offset: 0, driverState: encodeState({ uploadId: r.UploadId!, parts: [], pendingKey: null, pendingBytes: 0 }) };
+    const driverState = encodeState({ uploadId: r.UploadId!, parts: [], pendingKey: null, pendingBytes: 0 });
+    this.hashes.set(id, { algorithm: 'sha256', hash: newHasher('sha256'), size: 0, state: driverState });
+    return { offset: 0, driverState };
   }
 
   /** BLOB_UPLOAD_UNKNOWN when the multipart upload is gone (committed or cancelled meanwhile). */
@@ -178,9 +184,9 @@ export class S3BlobStore implements BlobStore {
     this.busy.add(id);
     try {
       await this.assertAlive(id, state);
-      // The running hash counts only when it covers exactly the bytes below the offset.
+      // The running hash counts only when it covers exactly the bytes of the recorded position.
       let hs = this.hashes.get(id);
-      if (hs && hs.size !== from.offset) hs = undefined;
+      if (hs && !(hs.size === from.offset && hs.state === from.driverState)) hs = undefined;
       this.hashes.delete(id); // restored below only if every byte was both stored and hashed
 
       // Where the recorded state stands; it moves as parts land, and only by whole parts or a new tail.
@@ -260,6 +266,7 @@ export class S3BlobStore implements BlobStore {
       await opts.onProgress?.(end);
       if (hs) {
         hs.size = end.offset;
+        hs.state = end.driverState;
         this.hashes.set(id, hs);
       }
       return end;
@@ -300,7 +307,7 @@ export class S3BlobStore implements BlobStore {
     const dataKey = this.dataKey(id);
     const hs = this.hashes.get(id);
     // The common path: this process hashed every byte as it arrived, so nothing is read back.
-    const known = hs && hs.size === at.offset && hs.algorithm === want.algorithm ? hs.hash.copy().digest('hex') : null;
+    const known = hs && hs.size === at.offset && hs.state === at.driverState && hs.algorithm === want.algorithm ? hs.hash.copy().digest('hex') : null;
     const mismatch = (actual: string): RegistryError =>
       new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
     if (known !== null && known !== want.hex) throw mismatch(known);
