@@ -61,14 +61,17 @@ async function startCeph() {
 let child = null;
 function runNodeTest(paths, extraEnv = {}) {
   return new Promise((resolve) => {
-    child = spawn(process.execPath, [...nodeTest, ...paths], { cwd: root, env: { ...process.env, ...extraEnv }, stdio: 'inherit' });
+    // Its own process group, so that an interrupted run can stop the servers its tests started, too.
+    child = spawn(process.execPath, [...nodeTest, ...paths], { cwd: root, env: { ...process.env, ...extraEnv }, stdio: 'inherit', detached: true });
     child.once('exit', (code, signal) => { child = null; resolve(code ?? (signal ? 1 : 0)); });
   });
 }
 
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(sig, () => {
-    child?.kill(sig);
+    if (child) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    }
     stopCeph();
     process.exit(130);
   });
