@@ -148,6 +148,30 @@ describe('S3 blob store', () => {
     await b.close();
   });
 
+  test('a streamed body cut off mid-way keeps what arrived (parts and a tail) and reports it before failing; a chunk with a range keeps nothing', async () => {
+    const s = await storeOn(`cut-${randomBytes(4).toString('hex')}/`, { partSize: 5 * MiB });
+    const data = randomBytes(9 * MiB);
+    const sent = 6 * MiB + 100;
+    const cutBody = (bytes: Buffer): Readable => Readable.from((async function* () {
+      yield bytes.subarray(0, 4 * MiB);
+      yield bytes.subarray(4 * MiB, sent);
+      throw new Error('client hung up');
+    })());
+    const at0 = await s.createUpload('cut');
+    // With a range (no listener), nothing is kept: the caller records nothing.
+    await assert.rejects(s.appendUpload('cut', cutBody(data), at0), /client hung up/);
+    let landed: UploadPosition | null = null;
+    await assert.rejects(s.appendUpload('cut', cutBody(data), at0, { onProgress: (p) => { landed = p; } }), /client hung up/);
+    const kept = landed as UploadPosition | null;
+    assert.ok(kept);
+    assert.equal(kept.offset, sent, 'every byte that arrived is kept');
+    assert.equal(state(kept).pendingBytes, sent - 5 * MiB);
+    const end = await s.appendUpload('cut', Readable.from([data.subarray(sent)]), kept);
+    assert.equal(await s.commitUpload('cut', digestOf(data), end), data.length);
+    assert.ok((await collect(await s.read(digestOf(data)))).equals(data));
+    await s.close();
+  });
+
   test('two appends racing from one position: the running hash of the one not recorded never vouches for the recorded bytes', async () => {
     const prefix = `race-${randomBytes(4).toString('hex')}/`;
     const a = await storeOn(prefix);

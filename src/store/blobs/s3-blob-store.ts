@@ -223,8 +223,19 @@ export class S3BlobStore implements BlobStore {
       };
 
       let received = 0;
+      // A body cut off mid-way (the client hung up) is not the end of a streamed upload: with a
+      // listener for positions, what arrived is kept (parts, then a tail) and reported before the error.
+      let cut: { error: unknown } | null = null;
+      const chunks = (async function* () {
+        try {
+          // Not destroyed on a refusal: the server drains the rest so the connection stays usable.
+          for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) yield chunk;
+        } catch (error) {
+          cut = { error };
+        }
+      })();
       try {
-        for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
           if (received + chunk.length > maxBytes) {
             throw new RegistryError('SIZE_INVALID', `upload exceeds the limit of ${maxBytes} bytes`, { status: 413 });
           }
@@ -247,9 +258,12 @@ export class S3BlobStore implements BlobStore {
         // Whatever happened, no part is left running behind the caller's back.
         await Promise.allSettled(inflight.map((p) => p.done));
       }
+      const failed = cut as { error: unknown } | null;
+      if (failed && !opts.onProgress) throw failed.error;
       while (inflight.length > 0) await settleOldest();
       if (received === 0) {
         if (hs) this.hashes.set(id, hs);
+        if (failed) throw failed.error;
         return from;
       }
       let end: UploadPosition;
@@ -269,6 +283,7 @@ export class S3BlobStore implements BlobStore {
         hs.state = end.driverState;
         this.hashes.set(id, hs);
       }
+      if (failed) throw failed.error;
       return end;
     } finally {
       this.busy.delete(id);
