@@ -133,6 +133,9 @@ class SqliteRepositories implements RepositoryStore {
   }
 }
 
+// A transaction that reads before it writes runs `.immediate()`: a deferred one would fail at once
+// with SQLITE_BUSY (no busy wait) when another process writes between its read and its write.
+
 class SqliteBlobLinks implements BlobLinkStore {
   private readonly linkTx;
 
@@ -148,7 +151,7 @@ class SqliteBlobLinks implements BlobLinkStore {
 
   async link(repoId: number, digest: string, size: number): Promise<boolean> {
     const g = this.d.gate(); if (g) await g;
-    return this.linkTx(repoId, digest, size);
+    return this.linkTx.immediate(repoId, digest, size);
   }
 
   async get(repoId: number, digest: string): Promise<BlobLink | null> {
@@ -254,7 +257,7 @@ class SqliteTags implements TagStore {
 
   async move(repoId: number, tag: string, digest: string): Promise<void> {
     const g = this.d.gate(); if (g) await g;
-    this.moveTx(repoId, tag, digest);
+    this.moveTx.immediate(repoId, tag, digest);
   }
 
   async delete(repoId: number, tag: string): Promise<boolean> {
@@ -264,7 +267,7 @@ class SqliteTags implements TagStore {
 
   async deleteAllOn(repoId: number, digest: string): Promise<void> {
     const g = this.d.gate(); if (g) await g;
-    this.deleteAllTx(repoId, digest);
+    this.deleteAllTx.immediate(repoId, digest);
   }
 
   async list(repoId: number, page: Page): Promise<string[]> {
@@ -399,7 +402,7 @@ class SqliteGc implements GcStore {
 
   async markForDeletion(digest: string, claimsSince: number): Promise<boolean> {
     const g = this.d.gate(); if (g) await g;
-    return this.markTx(digest, claimsSince);
+    return this.markTx.immediate(digest, claimsSince);
   }
 
   async unmark(digest: string): Promise<void> {
@@ -414,7 +417,7 @@ class SqliteGc implements GcStore {
 
   async claim(digest: string, holder: string): Promise<boolean> {
     const g = this.d.gate(); if (g) await g;
-    return this.claimTx(digest, holder);
+    return this.claimTx.immediate(digest, holder);
   }
 
   async release(digest: string, holder: string): Promise<void> {
