@@ -293,6 +293,18 @@ describe('garbage collection', () => {
     });
   });
 
+  test('a deletion a crashed collector left marked is finished by the next collection', async () => {
+    const t = testRegistry();
+    const d = await pushBlob(t.registry, 'app', bytesOf('half deleted'));
+    await t.registry.blobs.delete('app', d, actor);
+    assert.ok(await t.meta.gc.markForDeletion(d, t.clock.now()));
+    // The collector died here, before deleting the bytes and clearing the mark.
+    await gc(t);
+    assert.equal(t.blobs.data.blobs.has(d), false);
+    assert.equal(await t.meta.gc.isMarked(d), false);
+    assert.equal(await pushBlob(t.registry, 'app', bytesOf('half deleted')), d, 'the digest can be pushed again');
+  });
+
   test('upload bytes are untouched by the blob sweep', async () => {
     const t = testRegistry();
     const id = await t.registry.blobs.startUpload('app');

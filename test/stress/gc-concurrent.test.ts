@@ -45,7 +45,7 @@ class Client {
   readonly tags = new Map<string, { repo: string; digest: string }>();
   retries = 0;
 
-  constructor(private readonly base: string, readonly id: number) {}
+  constructor(private readonly base: string, readonly id: number, private readonly rnd: () => number) {}
 
   private async call(method: string, path: string, init: RequestInit = {}): Promise<Response> {
     return fetch(new URL(path, this.base), { method, ...init });
@@ -75,6 +75,9 @@ class Client {
     for (let attempt = 0; attempt < 5; attempt++) {
       await this.ensureBlob(repo, cfg, null);
       for (const l of layers) await this.ensureBlob(repo, l, mountFrom);
+      // As a client busy with other layers would: it widens the window in which a collector may
+      // unlink a blob this client found present (the race manifests.put re-checks).
+      await sleep(this.rnd() * 400);
       const res = await this.call('PUT', `/v2/${repo}/manifests/${tag}`, { body: body(m), headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
       const text = await res.text();
       if (res.status === 201) {
@@ -174,7 +177,7 @@ test('garbage collection in a loop while clients push, retag, delete and pull: n
       }
     })();
     const deadline = Date.now() + DEADLINE_MS;
-    const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(srv.url, i));
+    const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(srv.url, i, random(2000 + i)));
     const results = await Promise.allSettled(clients.map((c) => runClient(c, random(1000 + c.id), deadline)));
     collecting = false;
     await loop;

@@ -164,6 +164,8 @@ export interface GcStore {
   unmark(digest: string): Promise<void>;
   /** Whether the digest is marked. */
   isMarked(digest: string): Promise<boolean>;
+  /** Every marked digest (at the start of a collection: what a collector that died mid-deletion left). */
+  marked(): Promise<string[]>;
   /** A writer's claim on a digest before it writes the bytes; false (nothing claimed) while the digest is marked. */
   claim(digest: string, holder: string): Promise<boolean>;
   release(digest: string, holder: string): Promise<void>;

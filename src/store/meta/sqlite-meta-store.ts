@@ -86,6 +86,7 @@ function prepareStatements(db: Database.Database) {
     mark: p('INSERT INTO blob_deletions (digest, marked_at) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
     unmark: p('DELETE FROM blob_deletions WHERE digest = ?'),
     marked: p('SELECT 1 AS found FROM blob_deletions WHERE digest = ?'),
+    allMarked: p('SELECT digest FROM blob_deletions ORDER BY digest'),
     claim: p(upsert('blob_claims', ['digest', 'holder', 'claimed_at'], ['digest', 'holder'], ['claimed_at'])),
     release: p('DELETE FROM blob_claims WHERE digest = ? AND holder = ?'),
     dropClaims: p('DELETE FROM blob_claims WHERE claimed_at < ?'),
@@ -413,6 +414,11 @@ class SqliteGc implements GcStore {
   async isMarked(digest: string): Promise<boolean> {
     const g = this.d.gate(); if (g) await g;
     return this.d.s.marked.get(digest) !== undefined;
+  }
+
+  async marked(): Promise<string[]> {
+    const g = this.d.gate(); if (g) await g;
+    return (this.d.s.allMarked.all() as Row[]).map((r) => r.digest as string);
   }
 
   async claim(digest: string, holder: string): Promise<boolean> {
