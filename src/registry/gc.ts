@@ -21,7 +21,9 @@
 //  3. Orphans: objects the database has no row for are deleted as in 2 (reported apart); rows whose
 //     bytes are gone (checked again with `stat`, since bytes may land after the listing) are removed
 //     when nothing links them, and reported either way (a linked one is damage: see `wharf fsck`).
-//  4. Claims older than the grace period (left by crashed writers) are dropped.
+//  4. Claims older than the grace period (left by crashed writers) are dropped. Marks found when a
+//     collection starts were left by a collector that died mid-deletion (the lease is ours now):
+//     nothing could link those digests since, so their deletion is finished first.
 // A dry run reads the same and computes the same report, and changes nothing.
 import type { Clock } from '../config/clock.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
@@ -75,6 +77,12 @@ export async function collectGarbage(d: GcDeps, o: GcOptions): Promise<GcReport>
     orphanRows: { count: 0, removed: 0, examples: [] },
     uploadsExpired: 0,
   };
+  if (!o.dryRun) {
+    for (const digest of await d.meta.gc.marked()) {
+      await d.blobs.delete(digest);
+      await d.meta.gc.unmark(digest);
+    }
+  }
   const repos = await d.meta.gc.repositories();
   const names = new Map(repos.map((r) => [r.id, r.name]));
   // A dry run removes nothing, so it remembers what it would have unlinked to judge the bytes.
