@@ -18,6 +18,8 @@ const commands: Record<string, () => Promise<Register[]>> = {
   login: async () => [(await import('./commands/login.js')).registerLogin],
   logout: async () => [(await import('./commands/login.js')).registerLogout],
   certs: async () => [(await import('./commands/certs.js')).registerCerts],
+  gc: async () => [(await import('./commands/gc.js')).registerGc],
+  fsck: async () => [(await import('./commands/gc.js')).registerFsck],
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -53,6 +53,12 @@ export const configSchema = z.object({
     ttl: duration.default(24 * 3_600_000),
     sweepInterval: duration.default(10 * 60_000),
   }).strict().default({ ttl: 24 * 3_600_000, sweepInterval: 10 * 60_000 }),
+  gc: z.object({
+    interval: duration.default(3_600_000),
+    /** Anything stored or linked more recently than this stays (a push in flight). */
+    gracePeriod: duration.default(3_600_000),
+    untagged: boolish.default(false),
+  }).strict().default({ interval: 3_600_000, gracePeriod: 3_600_000, untagged: false }),
   manifests: z.object({
     maxSize: size.default(4 << 20),
   }).strict().default({ maxSize: 4 << 20 }),
@@ -99,7 +105,7 @@ type RawConfig = Record<string, unknown>;
 export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
-  'uploads.ttl', 'uploads.sweepInterval', 'manifests.maxSize', 'shutdown.timeout',
+  'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));

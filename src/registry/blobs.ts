@@ -8,6 +8,7 @@ import { isValidName } from '../oci/names.js';
 import type { ByteRange, UploadPosition } from '../store/blobs/blob-store.js';
 import type { UploadRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
+import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
 
 /** A streamed body records its progress at most this often (a crash loses at most about this much of it). */
@@ -99,11 +100,21 @@ export class BlobService {
     parseDigest(digest);
     const u = await this.ownUpload(repository, id);
     const at = lastChunk ? await this.appendTo(u, lastChunk, null, length) : u;
-    const size = await this.ctx.blobs.commitUpload(id, digest, at);
-    await this.ctx.meta.tx(async (m) => {
-      await m.blobs.link(u.repoId, digest, size);
-      await m.uploads.delete(id);
-    });
+    // Claimed before the bytes land, released as they are linked: no collector deletes them in between.
+    const claim = await BlobClaim.take(this.ctx.meta, digest);
+    let size: number;
+    try {
+      size = await this.ctx.blobs.commitUpload(id, digest, at);
+      const linked = await claim.linkWith(async (m) => {
+        if (!(await m.blobs.link(u.repoId, digest, size))) return false;
+        await m.uploads.delete(id);
+        return true;
+      });
+      // Only when the claim outlived the grace period (a stuck process): the client uploads again.
+      if (!linked) throw new RegistryError('BLOB_UPLOAD_INVALID', `blob ${digest} was garbage-collected during its upload`);
+    } finally {
+      await claim.release();
+    }
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
   }
@@ -147,7 +158,13 @@ export class BlobService {
     const size = sourceId === null ? null : ((await this.ctx.meta.blobs.get(sourceId, digest))?.size ?? null);
     if (size === null || !(await this.ctx.blobs.stat(digest))) return null;
     const repoId = await this.ctx.writableRepo(repository);
-    await this.ctx.meta.blobs.link(repoId, digest, size);
+    // The source's link is checked again where the new link is made: while a repository links a blob
+    // its bytes stay (see gc.ts), so the new link can never point at bytes a collector removed meanwhile.
+    const linked = await this.ctx.meta.tx(async (m) => {
+      if (!(await m.blobs.get(sourceId!, digest))) return false;
+      return m.blobs.link(repoId, digest, size);
+    });
+    if (!linked) return null;
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: true, actor });
     return { digest, size };
   }

@@ -5,6 +5,7 @@ import { assertName, assertTag, isValidTag } from '../oci/names.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
+import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
 
 export interface PutManifestResult {
@@ -68,13 +69,29 @@ export class ManifestService {
       annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
     };
     // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
-    await this.ctx.blobs.putSmall(digest, bytes);
-    await this.ctx.meta.tx(async (m) => {
-      const repoId = existingId ?? (await m.repositories.ensure(repository));
-      await m.blobs.link(repoId, digest, bytes.length);
-      await m.manifests.put(repoId, record, refs);
-      if (tag !== null) await m.tags.move(repoId, tag, digest);
-    });
+    // The claim keeps a collector off the manifest's bytes until they are linked (see gc.ts).
+    const claim = await BlobClaim.take(this.ctx.meta, digest);
+    try {
+      await this.ctx.blobs.putSmall(digest, bytes);
+      await claim.linkWith(async (m) => {
+        const repoId = existingId ?? (await m.repositories.ensure(repository));
+        // Checked again where the manifest is written: a collector may have removed a link since the
+        // check above, and a link that exists here keeps its bytes until this manifest is gone.
+        const stillLinked = await m.blobs.existing(repoId, blobDigests);
+        const gone = blobDigests.find((d) => !stillLinked.has(d));
+        if (gone) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${gone} unknown to repository`, { detail: { digest: gone } });
+        const stillThere = await m.manifests.existing(repoId, childDigests);
+        const goneChild = childDigests.find((d) => !stillThere.has(d));
+        if (goneChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${goneChild} unknown to repository`, { detail: { digest: goneChild } });
+        if (!(await m.blobs.link(repoId, digest, bytes.length))) {
+          throw new RegistryError('MANIFEST_INVALID', `manifest ${digest} was garbage-collected while it was stored; retry`);
+        }
+        await m.manifests.put(repoId, record, refs);
+        if (tag !== null) await m.tags.move(repoId, tag, digest);
+      });
+    } finally {
+      await claim.release();
+    }
     this.ctx.manifestCache.set(digest, bytes);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType, actor });
     return { digest, subject: record.subject };

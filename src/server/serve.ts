@@ -1,16 +1,14 @@
 // `wharf serve`: open the stores, start HTTP, sweep stale uploads, shut down gracefully.
-import { mkdirSync } from 'node:fs';
 import type { Http2SecureServer } from 'node:http2';
-import { join, resolve } from 'node:path';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
 import { splitAddr } from '../config/config.js';
 import { systemClock } from '../config/clock.js';
-import { openBlobStore } from '../store/blobs/factory.js';
-import { SqliteMetaStore } from '../store/meta/sqlite-meta-store.js';
+import { openStores } from '../store/open-stores.js';
 import { Registry } from '../registry/registry.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import { uploadSweepJob } from '../jobs/upload-sweep.js';
+import { gcJob } from '../jobs/gc-job.js';
 import { buildApp } from './app.js';
 import { accessControllerFor } from '../access/factory.js';
 import { secureServerOptions, tlsEnabled, watchTlsFiles, type TlsWatcher } from './tls.js';
@@ -37,11 +35,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const tls = config.tls;
   // Read and checked before anything opens: a bad certificate is a start-up error (a ConfigError).
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
-  const dataDir = resolve(config.data);
-  mkdirSync(dataDir, { recursive: true });
   const clock = systemClock;
-  const blobStore = await openBlobStore({ dataDir, storage: config.storage });
-  const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync, clock });
+  const { dataDir, blobs: blobStore, meta } = await openStores(config, clock);
   const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize }, clock);
   // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
   const logger = pino(loggerOptions(config));
@@ -67,6 +62,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   jobs.register(uploadSweepJob(sweepDeps, Math.max(1000, config.uploads.sweepInterval), (n) => {
     if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
   }));
+  const gcOptions = { dryRun: false, untagged: config.gc.untagged, gracePeriodMs: config.gc.gracePeriod, intervalMs: Math.max(1000, config.gc.interval) };
+  jobs.register(gcJob({ ...sweepDeps, uploadTtlMs: config.uploads.ttl }, gcOptions, (report) => app.log.info({ report }, 'garbage collected')));
   // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
   await jobs.runNow('upload-sweep');
   jobs.start();

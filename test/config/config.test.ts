@@ -97,3 +97,10 @@ test('tls keys: defaults, variables, and half a setup names the missing key', ()
   fails({ WHARF_TLS_CERT: '/c.pem', WHARF_TLS_KEY: '/k.pem', WHARF_TLS_CLIENT_CA: '/ca.pem', WHARF_TLS_CLIENT_AUTH: 'optional' }, /tls\.clientAuth \(WHARF_TLS_CLIENT_AUTH\)/);
   fails({ WHARF_TLS_MIN_VERSION: 'TLSv1.1' }, /tls\.minVersion \(WHARF_TLS_MIN_VERSION\)/);
 });
+
+test('gc.* keys: defaults of an hour and no untagged collection; each has its WHARF_GC_* variable', () => {
+  assert.deepEqual(loadConfig({ env: {} }).gc, { interval: 3_600_000, gracePeriod: 3_600_000, untagged: false });
+  const c = loadConfig({ env: { WHARF_GC_INTERVAL: '10m', WHARF_GC_GRACE_PERIOD: '30s', WHARF_GC_UNTAGGED: 'true' } });
+  assert.deepEqual(c.gc, { interval: 600_000, gracePeriod: 30_000, untagged: true });
+  assert.throws(() => loadConfig({ env: { WHARF_GC_GRACE_PERIOD: 'later' } }), (e: unknown) => e instanceof ConfigError && /gc\.gracePeriod \(WHARF_GC_GRACE_PERIOD\)/.test(e.message));
+});

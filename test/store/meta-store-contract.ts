@@ -177,5 +177,42 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       assert.equal(await m.leases.acquire('gc', 'p1', 1000), true);
       await m.close();
     });
+
+    test('garbage collection: the deleting mark, claims, the repository graph and the run record', async () => {
+      const clock = new FakeClock(1000);
+      const m = await h.create(clock);
+      const r = await m.repositories.ensure('gc');
+      await m.blobs.link(r, d('1'), 10);
+      assert.equal(await m.gc.markForDeletion(d('1'), 0), false, 'a linked digest is not marked');
+      await m.blobs.unlink(r, d('1'));
+      assert.equal(await m.gc.claim(d('1'), 'writer'), true);
+      assert.equal(await m.gc.markForDeletion(d('1'), 1000), false, 'a fresh claim holds it');
+      assert.equal(await m.gc.markForDeletion(d('1'), 1001), true, 'a claim older than claimsSince does not');
+      assert.deepEqual(await m.gc.marked(), [d('1')]);
+      assert.equal(await m.blobs.link(r, d('1'), 10), false, 'a marked digest is not linked');
+      assert.equal(await m.blobs.get(r, d('1')), null);
+      assert.equal(await m.gc.claim(d('1'), 'other'), false, 'nor claimed');
+      await m.gc.unmark(d('1'));
+      assert.deepEqual(await m.gc.knownBlobs([d('1')]), new Set(), 'unmarking forgets the unlinked row');
+      assert.equal(await m.gc.dropClaimsBefore(1001), 1);
+      assert.equal(await m.blobs.link(r, d('1'), 10), true);
+
+      await m.manifests.put(r, manifest(d('a')), [{ digest: d('1'), kind: 'layer' }, { digest: d('b'), kind: 'child' }]);
+      await m.tags.move(r, 'v1', d('a'));
+      const g = await m.gc.graph(r);
+      assert.deepEqual(g.tagged, [d('a')]);
+      assert.deepEqual(g.manifests, [{ digest: d('a'), size: 100, createdAt: 1000, subject: null }]);
+      assert.deepEqual(g.refs.map((x) => [x.from, x.to, x.kind]).sort(), [[d('a'), d('1'), 'layer'], [d('a'), d('b'), 'child']]);
+      assert.deepEqual(g.links, [{ digest: d('1'), linkedAt: 1000 }]);
+      assert.deepEqual([...(await m.gc.linkHolders([d('1'), d('2')]))], [[d('1'), [r]]]);
+      assert.deepEqual(await m.gc.blobRows('', 10), [{ digest: d('1'), size: 10 }]);
+      assert.equal(await m.gc.forgetBlob(d('1')), false, 'a linked row stays');
+
+      assert.equal(await m.gc.lastRun(), null);
+      await m.gc.recordRun({ startedAt: 1, finishedAt: 2, dryRun: false, report: '{"a":1}' });
+      await m.gc.recordRun({ startedAt: 3, finishedAt: 4, dryRun: false, report: '{"a":2}' });
+      assert.deepEqual(await m.gc.lastRun(), { startedAt: 3, finishedAt: 4, dryRun: false, report: '{"a":2}' });
+      await m.close();
+    });
   });
 }

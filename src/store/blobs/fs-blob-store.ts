@@ -31,6 +31,9 @@ export interface FsBlobStoreOptions {
   fs?: AtomicFileSystem;
 }
 
+/** A file in tmp/ older than this is a crash's leftover (a manifest is written there in milliseconds). */
+const TMP_LEFTOVER_MS = 10 * 60_000;
+
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
@@ -50,9 +53,14 @@ export class FsBlobStore implements BlobStore {
     const s = new FsBlobStore(opts);
     await mkdir(s.blobsDir, { recursive: true });
     await mkdir(s.uploadsDir, { recursive: true });
-    // Leftovers in tmp/ are half-written manifests from a crash: never visible, safe to drop.
-    await rm(s.tmpDir, { recursive: true, force: true });
+    // Leftovers in tmp/ are half-written manifests from a crash: never visible, safe to drop. Only old
+    // ones: another process on the same data directory (a server beside `wharf gc`) may be writing now.
     await mkdir(s.tmpDir, { recursive: true });
+    for (const name of await readdirOrEmpty(s.tmpDir)) {
+      const path = join(s.tmpDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > TMP_LEFTOVER_MS) await rm(path, { recursive: true, force: true });
+    }
     return s;
   }
 

@@ -63,8 +63,11 @@ export interface RepositoryStore {
 }
 
 export interface BlobLinkStore {
-  /** Records the blob and makes it readable in the repository (idempotent: the first link's time stays). */
-  link(repoId: number, digest: string, size: number): Promise<void>;
+  /**
+   * Records the blob and makes it readable in the repository (idempotent: the first link's time stays).
+   * False, linking nothing, while a collector is deleting the digest's bytes: treat the blob as absent.
+   */
+  link(repoId: number, digest: string, size: number): Promise<boolean>;
   get(repoId: number, digest: string): Promise<BlobLink | null>;
   /** Size of the blob when some repository holds it. */
   sizeAnywhere(digest: string): Promise<number | null>;
@@ -122,6 +125,56 @@ export interface LeaseStore {
   get(name: string): Promise<Lease | null>;
 }
 
+/** One repository as garbage collection's mark phase sees it. */
+export interface RepositoryGraph {
+  /** Digests the repository's tags point at. */
+  tagged: string[];
+  manifests: { digest: string; size: number; createdAt: number; subject: string | null }[];
+  /** Every reference of every manifest: `from` (the manifest) refers to `to` as `kind`. */
+  refs: { from: string; to: string; kind: ManifestRef['kind'] }[];
+  links: { digest: string; linkedAt: number }[];
+}
+
+/** A collection's record: when it ran and its report (JSON). */
+export interface GcRunRecord {
+  startedAt: number;
+  finishedAt: number;
+  dryRun: boolean;
+  report: string;
+}
+
+/** What online garbage collection reads and writes; the protocol is at the top of registry/gc.ts. */
+export interface GcStore {
+  repositories(): Promise<{ id: number; name: string }[]>;
+  graph(repoId: number): Promise<RepositoryGraph>;
+  /** The ids of the repositories linking each of these digests (digests nobody links are absent). */
+  linkHolders(digests: string[]): Promise<Map<string, number[]>>;
+  /** Which of these digests have a blob row. */
+  knownBlobs(digests: string[]): Promise<Set<string>>;
+  /** Blob rows in digest order, after `after`, at most `limit`. */
+  blobRows(after: string, limit: number): Promise<{ digest: string; size: number }[]>;
+  /** Removes the blob row when no repository links the digest; true when removed. */
+  forgetBlob(digest: string): Promise<boolean>;
+  /**
+   * Marks the digest's bytes as being deleted, only if no repository links it and no claim made at or
+   * after `claimsSince` holds it. True when marked (then `link` refuses the digest until `unmark`).
+   */
+  markForDeletion(digest: string, claimsSince: number): Promise<boolean>;
+  /** Clears the mark once the bytes are gone, and forgets the blob row when nothing links it. */
+  unmark(digest: string): Promise<void>;
+  /** Whether the digest is marked. */
+  isMarked(digest: string): Promise<boolean>;
+  /** Every marked digest (at the start of a collection: what a collector that died mid-deletion left). */
+  marked(): Promise<string[]>;
+  /** A writer's claim on a digest before it writes the bytes; false (nothing claimed) while the digest is marked. */
+  claim(digest: string, holder: string): Promise<boolean>;
+  release(digest: string, holder: string): Promise<void>;
+  /** Removes claims made before `before` (left by crashed writers); returns how many. */
+  dropClaimsBefore(before: number): Promise<number>;
+  recordRun(run: GcRunRecord): Promise<void>;
+  lastRun(): Promise<GcRunRecord | null>;
+}
+
 /** The aggregates, as seen inside a unit of work (or, on the store itself, each call on its own). */
 export interface MetaTx {
   readonly repositories: RepositoryStore;
@@ -130,6 +183,7 @@ export interface MetaTx {
   readonly tags: TagStore;
   readonly uploads: UploadStore;
   readonly leases: LeaseStore;
+  readonly gc: GcStore;
 }
 
 export interface MetaStore extends MetaTx {

@@ -71,4 +71,25 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  // Online garbage collection: digests whose bytes a collector is deleting (linking one is refused
+  // until the bytes are gone), claims of processes about to write a blob's bytes (a collector never
+  // marks a claimed digest), and the record of each collection.
+  (d) => `CREATE TABLE blob_deletions (
+     digest TEXT PRIMARY KEY,
+     marked_at BIGINT NOT NULL
+   );
+   CREATE TABLE blob_claims (
+     digest TEXT NOT NULL,
+     holder TEXT NOT NULL,
+     claimed_at BIGINT NOT NULL,
+     PRIMARY KEY (digest, holder)
+   );
+   CREATE TABLE gc_runs (
+     id ${d.identityPrimaryKey},
+     started_at BIGINT NOT NULL,
+     finished_at BIGINT NOT NULL,
+     dry_run INTEGER NOT NULL,
+     report TEXT NOT NULL
+   );
+   CREATE INDEX manifest_refs_by_ref ON manifest_refs (repo_id, ref);`,
 ];

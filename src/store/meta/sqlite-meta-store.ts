@@ -6,8 +6,8 @@ import type { Clock } from '../../config/clock.js';
 import { migrations } from './migrations.js';
 import { NO_LIMIT, sqliteDialect, upsert } from './dialect.js';
 import type {
-  BlobLink, BlobLinkStore, Lease, LeaseStore, ManifestRecord, ManifestRef, ManifestStore, MetaStore, MetaTx, Page,
-  RepositoryStore, StoredManifest, TagStore, UploadPosition, UploadRecord, UploadStore,
+  BlobLink, BlobLinkStore, GcRunRecord, GcStore, Lease, LeaseStore, ManifestRecord, ManifestRef, ManifestStore, MetaStore, MetaTx, Page,
+  RepositoryGraph, RepositoryStore, StoredManifest, TagStore, UploadPosition, UploadRecord, UploadStore,
 } from './meta-store.js';
 
 type Row = Record<string, unknown>;
@@ -71,6 +71,27 @@ function prepareStatements(db: Database.Database) {
       'leases.expires_at <= ? OR leases.holder = excluded.holder')),
     releaseLease: p('DELETE FROM leases WHERE name = ? AND holder = ?'),
     lease: p('SELECT holder, expires_at AS "expiresAt" FROM leases WHERE name = ?'),
+
+    allRepos: p('SELECT id, name FROM repositories ORDER BY name'),
+    tagTargets: p('SELECT DISTINCT digest FROM tags WHERE repo_id = ?'),
+    manifestsOf: p('SELECT digest, size, created_at AS "createdAt", subject FROM manifests WHERE repo_id = ?'),
+    refsOf: p('SELECT digest AS "from", ref AS "to", kind FROM manifest_refs WHERE repo_id = ?'),
+    linksOf: p('SELECT digest, created_at AS "linkedAt" FROM repo_blobs WHERE repo_id = ?'),
+    linkHolders: p('SELECT repo_id AS "repoId" FROM repo_blobs WHERE digest = ?'),
+    blobRow: p('SELECT size FROM blobs WHERE digest = ?'),
+    blobRows: p('SELECT digest, size FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?'),
+    anyLink: p('SELECT 1 AS found FROM repo_blobs WHERE digest = ? LIMIT 1'),
+    forgetBlob: p('DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest)'),
+    freshClaim: p('SELECT 1 AS found FROM blob_claims WHERE digest = ? AND claimed_at >= ? LIMIT 1'),
+    mark: p('INSERT INTO blob_deletions (digest, marked_at) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING'),
+    unmark: p('DELETE FROM blob_deletions WHERE digest = ?'),
+    marked: p('SELECT 1 AS found FROM blob_deletions WHERE digest = ?'),
+    allMarked: p('SELECT digest FROM blob_deletions ORDER BY digest'),
+    claim: p(upsert('blob_claims', ['digest', 'holder', 'claimed_at'], ['digest', 'holder'], ['claimed_at'])),
+    release: p('DELETE FROM blob_claims WHERE digest = ? AND holder = ?'),
+    dropClaims: p('DELETE FROM blob_claims WHERE claimed_at < ?'),
+    recordRun: p('INSERT INTO gc_runs (started_at, finished_at, dry_run, report) VALUES (?, ?, ?, ?)'),
+    lastRun: p('SELECT started_at AS "startedAt", finished_at AS "finishedAt", dry_run AS "dryRun", report FROM gc_runs ORDER BY id DESC LIMIT 1'),
   };
 }
 
@@ -113,19 +134,25 @@ class SqliteRepositories implements RepositoryStore {
   }
 }
 
+// A transaction that reads before it writes runs `.immediate()`: a deferred one would fail at once
+// with SQLITE_BUSY (no busy wait) when another process writes between its read and its write.
+
 class SqliteBlobLinks implements BlobLinkStore {
   private readonly linkTx;
 
   constructor(private readonly d: ViewDeps) {
-    this.linkTx = d.db.transaction((repoId: number, digest: string, size: number) => {
+    this.linkTx = d.db.transaction((repoId: number, digest: string, size: number): boolean => {
+      // Bytes a collector is deleting are as good as gone (see registry/gc.ts).
+      if (d.s.marked.get(digest) !== undefined) return false;
       d.s.insertBlob.run(digest, size);
       d.s.linkBlob.run(repoId, digest, d.clock.now());
+      return true;
     });
   }
 
-  async link(repoId: number, digest: string, size: number): Promise<void> {
+  async link(repoId: number, digest: string, size: number): Promise<boolean> {
     const g = this.d.gate(); if (g) await g;
-    this.linkTx(repoId, digest, size);
+    return this.linkTx.immediate(repoId, digest, size);
   }
 
   async get(repoId: number, digest: string): Promise<BlobLink | null> {
@@ -231,7 +258,7 @@ class SqliteTags implements TagStore {
 
   async move(repoId: number, tag: string, digest: string): Promise<void> {
     const g = this.d.gate(); if (g) await g;
-    this.moveTx(repoId, tag, digest);
+    this.moveTx.immediate(repoId, tag, digest);
   }
 
   async delete(repoId: number, tag: string): Promise<boolean> {
@@ -241,7 +268,7 @@ class SqliteTags implements TagStore {
 
   async deleteAllOn(repoId: number, digest: string): Promise<void> {
     const g = this.d.gate(); if (g) await g;
-    this.deleteAllTx(repoId, digest);
+    this.deleteAllTx.immediate(repoId, digest);
   }
 
   async list(repoId: number, page: Page): Promise<string[]> {
@@ -310,6 +337,117 @@ class SqliteLeases implements LeaseStore {
   }
 }
 
+class SqliteGc implements GcStore {
+  private readonly markTx;
+  private readonly unmarkTx;
+  private readonly claimTx;
+
+  constructor(private readonly d: ViewDeps) {
+    const s = d.s;
+    this.markTx = d.db.transaction((digest: string, claimsSince: number): boolean => {
+      if (s.anyLink.get(digest) !== undefined || s.freshClaim.get(digest, claimsSince) !== undefined) return false;
+      s.mark.run(digest, d.clock.now());
+      return true;
+    });
+    this.unmarkTx = d.db.transaction((digest: string) => {
+      s.unmark.run(digest);
+      s.forgetBlob.run(digest);
+    });
+    this.claimTx = d.db.transaction((digest: string, holder: string): boolean => {
+      if (s.marked.get(digest) !== undefined) return false;
+      s.claim.run(digest, holder, d.clock.now());
+      return true;
+    });
+  }
+
+  async repositories(): Promise<{ id: number; name: string }[]> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.allRepos.all() as { id: number; name: string }[];
+  }
+
+  async graph(repoId: number): Promise<RepositoryGraph> {
+    const g = this.d.gate(); if (g) await g;
+    const s = this.d.s;
+    return {
+      tagged: (s.tagTargets.all(repoId) as Row[]).map((r) => r.digest as string),
+      manifests: s.manifestsOf.all(repoId) as RepositoryGraph['manifests'],
+      refs: s.refsOf.all(repoId) as RepositoryGraph['refs'],
+      links: s.linksOf.all(repoId) as RepositoryGraph['links'],
+    };
+  }
+
+  async linkHolders(digests: string[]): Promise<Map<string, number[]>> {
+    const g = this.d.gate(); if (g) await g;
+    const out = new Map<string, number[]>();
+    for (const x of digests) {
+      const ids = (this.d.s.linkHolders.all(x) as Row[]).map((r) => r.repoId as number);
+      if (ids.length > 0) out.set(x, ids);
+    }
+    return out;
+  }
+
+  async knownBlobs(digests: string[]): Promise<Set<string>> {
+    const g = this.d.gate(); if (g) await g;
+    return new Set(digests.filter((x) => this.d.s.blobRow.get(x) !== undefined));
+  }
+
+  async blobRows(after: string, limit: number): Promise<{ digest: string; size: number }[]> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.blobRows.all(after, limit) as { digest: string; size: number }[];
+  }
+
+  async forgetBlob(digest: string): Promise<boolean> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.forgetBlob.run(digest).changes > 0;
+  }
+
+  async markForDeletion(digest: string, claimsSince: number): Promise<boolean> {
+    const g = this.d.gate(); if (g) await g;
+    return this.markTx.immediate(digest, claimsSince);
+  }
+
+  async unmark(digest: string): Promise<void> {
+    const g = this.d.gate(); if (g) await g;
+    this.unmarkTx(digest);
+  }
+
+  async isMarked(digest: string): Promise<boolean> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.marked.get(digest) !== undefined;
+  }
+
+  async marked(): Promise<string[]> {
+    const g = this.d.gate(); if (g) await g;
+    return (this.d.s.allMarked.all() as Row[]).map((r) => r.digest as string);
+  }
+
+  async claim(digest: string, holder: string): Promise<boolean> {
+    const g = this.d.gate(); if (g) await g;
+    return this.claimTx.immediate(digest, holder);
+  }
+
+  async release(digest: string, holder: string): Promise<void> {
+    const g = this.d.gate(); if (g) await g;
+    this.d.s.release.run(digest, holder);
+  }
+
+  async dropClaimsBefore(before: number): Promise<number> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.dropClaims.run(before).changes;
+  }
+
+  async recordRun(run: GcRunRecord): Promise<void> {
+    const g = this.d.gate(); if (g) await g;
+    this.d.s.recordRun.run(run.startedAt, run.finishedAt, run.dryRun ? 1 : 0, run.report);
+  }
+
+  async lastRun(): Promise<GcRunRecord | null> {
+    const g = this.d.gate(); if (g) await g;
+    const row = this.d.s.lastRun.get() as Row | undefined;
+    return row ? { startedAt: row.startedAt as number, finishedAt: row.finishedAt as number, dryRun: row.dryRun === 1, report: row.report as string } : null;
+  }
+}
+
 class SqliteView implements MetaTx {
   readonly repositories: SqliteRepositories;
   readonly blobs: SqliteBlobLinks;
@@ -317,6 +455,7 @@ class SqliteView implements MetaTx {
   readonly tags: SqliteTags;
   readonly uploads: SqliteUploads;
   readonly leases: SqliteLeases;
+  readonly gc: SqliteGc;
 
   constructor(d: ViewDeps) {
     this.repositories = new SqliteRepositories(d);
@@ -325,6 +464,7 @@ class SqliteView implements MetaTx {
     this.tags = new SqliteTags(d);
     this.uploads = new SqliteUploads(d);
     this.leases = new SqliteLeases(d);
+    this.gc = new SqliteGc(d);
   }
 }
 
@@ -364,6 +504,7 @@ export class SqliteMetaStore implements MetaStore {
   get tags(): TagStore { return this.root.tags; }
   get uploads(): UploadStore { return this.root.uploads; }
   get leases(): LeaseStore { return this.root.leases; }
+  get gc(): GcStore { return this.root.gc; }
 
   async tx<T>(fn: (m: MetaTx) => Promise<T> | T): Promise<T> {
     const prev = this.txTail;
