@@ -19,6 +19,9 @@ export interface BlobInfo {
   size: number;
 }
 
+/** How stale a link's time may get before a read renews it (see `stat`). */
+const TOUCH_EVERY_MS = 10_000;
+
 /** How many holders of a blob a mount without `from` considers before giving up (and uploading). */
 const MOUNT_CANDIDATES = 100;
 
@@ -178,6 +181,13 @@ export class BlobService {
     });
     const link = await this.ctx.meta.blobs.get(repoId, digest);
     if (link === null) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository`);
+    // A client that finds the blob here (a push HEADs each layer, then skips its upload) may PUT a
+    // manifest over it soon: the collector's grace period starts again. Written at most every
+    // TOUCH_EVERY_MS per link, so that the read path stays a read. A link removed since it was read is
+    // unknown: the client uploads the blob again rather than PUT a manifest over it.
+    if (this.ctx.clock.now() - link.linkedAt > TOUCH_EVERY_MS && !(await this.ctx.meta.blobs.touch(repoId, digest))) {
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} unknown to repository`);
+    }
     return { digest, size: link.size };
   }
 

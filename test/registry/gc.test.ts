@@ -124,6 +124,24 @@ describe('garbage collection', () => {
     assert.ok(await t.meta.blobs.get(await repoId(t, 'b'), d));
   });
 
+  test('a HEAD of an old blob starts its grace period again (a push that skips the upload), and a link removed meanwhile answers unknown', async () => {
+    const t = testRegistry();
+    const r = t.registry;
+    const d = await pushBlob(r, 'app', bytesOf('found by HEAD'));
+    t.clock.advance(GRACE + 1);
+    assert.equal((await r.blobs.stat('app', d)).size, 'found by HEAD'.length);
+    assert.equal((await gc(t)).linksRemoved, 0, 'the HEAD renewed the link');
+    t.clock.advance(GRACE + 1);
+    // The collector removes the link between the HEAD's read and its renewal.
+    const get = t.meta.blobs.get.bind(t.meta.blobs);
+    t.meta.blobs.get = async (repo, digest) => {
+      const link = await get(repo, digest);
+      await gc(t);
+      return link;
+    };
+    await assert.rejects(r.blobs.stat('app', d), code('BLOB_UNKNOWN'));
+  });
+
   test('orphans: unknown objects older than the grace period go; rows whose bytes are gone are removed when unlinked, reported either way', async () => {
     const t = testRegistry();
     const r = t.registry;

@@ -178,6 +178,18 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       await m.close();
     });
 
+    test('touching a blob link renews its time; a missing link is not touched', async () => {
+      const clock = new FakeClock(1000);
+      const m = await h.create(clock);
+      const r = await m.repositories.ensure('touch');
+      await m.blobs.link(r, d('7'), 5);
+      clock.advance(500);
+      assert.equal(await m.blobs.touch(r, d('7')), true);
+      assert.deepEqual(await m.blobs.get(r, d('7')), { size: 5, linkedAt: 1500 });
+      assert.equal(await m.blobs.touch(r, d('8')), false);
+      await m.close();
+    });
+
     test('garbage collection: the deleting mark, claims, the repository graph and the run record', async () => {
       const clock = new FakeClock(1000);
       const m = await h.create(clock);

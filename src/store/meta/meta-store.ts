@@ -39,7 +39,7 @@ export interface UploadRecord extends UploadPosition {
 
 export interface BlobLink {
   size: number;
-  /** When the blob was first linked to the repository. */
+  /** When the blob was first linked to the repository, or last confirmed by a client (`touch`). */
   linkedAt: number;
 }
 
@@ -74,6 +74,11 @@ export interface BlobLinkStore {
   /** Names of repositories that hold the blob, in lexical order, at most `limit`. */
   holders(digest: string, limit: number): Promise<string[]>;
   unlink(repoId: number, digest: string): Promise<boolean>;
+  /**
+   * Sets the link's time to now: a client asked for the blob (a push's HEAD), so the grace period starts
+   * again. False when there is no such link (a collector removed it since it was read).
+   */
+  touch(repoId: number, digest: string): Promise<boolean>;
   /** Which of these digests are linked to the repository. */
   existing(repoId: number, digests: string[]): Promise<Set<string>>;
 }

@@ -37,6 +37,7 @@ function prepareStatements(db: Database.Database) {
     blobHolders: p('SELECT r.name FROM repo_blobs l JOIN repositories r ON r.id = l.repo_id WHERE l.digest = ? ORDER BY r.name LIMIT ?'),
     knownBlob: p('SELECT b.size FROM blobs b WHERE b.digest = ? AND EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)'),
     unlinkBlob: p('DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?'),
+    touchBlob: p('UPDATE repo_blobs SET created_at = ? WHERE repo_id = ? AND digest = ?'),
 
     manifestExists: p('SELECT 1 AS found FROM manifests WHERE repo_id = ? AND digest = ?'),
     insertManifest: p(`INSERT INTO manifests (repo_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
@@ -179,6 +180,11 @@ class SqliteBlobLinks implements BlobLinkStore {
   async existing(repoId: number, digests: string[]): Promise<Set<string>> {
     const g = this.d.gate(); if (g) await g;
     return new Set(digests.filter((x) => this.d.s.linkedBlob.get(repoId, x) !== undefined));
+  }
+
+  async touch(repoId: number, digest: string): Promise<boolean> {
+    const g = this.d.gate(); if (g) await g;
+    return this.d.s.touchBlob.run(this.d.clock.now(), repoId, digest).changes > 0;
   }
 }
 
