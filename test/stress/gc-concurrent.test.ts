@@ -3,7 +3,8 @@
 // layers, skipping the ones the registry says it has), mounting, retagging, deleting and pulling back
 // at once over HTTP. Afterwards every tag pulls completely with skopeo, fsck finds nothing wrong, and
 // the store holds no blob that nothing references (everything unreferenced is older than the grace
-// period by then). Bounded: fixed numbers of clients and operations, a deadline, 127.0.0.1 only.
+// period by then). Run once over fs and once over S3 (a fresh bucket on the test Ceph RGW). Bounded: fixed
+// numbers of clients and operations, a deadline, 127.0.0.1 only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,9 +16,10 @@ import { startWharf, wharfBin } from '../helpers/server.js';
 import { body, imageManifest, sha256 } from '../helpers/push.js';
 import { ClientEnv } from '../interop/lib/containers.js';
 import type { GcReport } from '../../src/registry/gc.js';
+import { createTestBucket, listKeys, s3ServerEnv, s3TestClient } from '../helpers/s3.js';
 
 const GRACE_MS = 3000;
-const GC_ENV = { WHARF_GC_GRACE_PERIOD: `${GRACE_MS}ms`, WHARF_GC_INTERVAL: '1s' };
+const GC_BASE_ENV = { WHARF_GC_GRACE_PERIOD: `${GRACE_MS}ms`, WHARF_GC_INTERVAL: '1s' };
 const CLIENTS = 4;
 const OPS_PER_CLIENT = 40;
 const REPOS = ['stress/a', 'stress/b', 'stress/c'];
@@ -160,8 +162,11 @@ async function runClient(c: Client, rnd: () => number, deadline: number): Promis
   }
 }
 
-test('garbage collection in a loop while clients push, retag, delete and pull: nothing needed is lost, nothing unneeded stays', { timeout: 600_000 }, async (t) => {
+for (const driver of ['fs', 's3'] as const) test(`garbage collection in a loop while clients push, retag, delete and pull: nothing needed is lost, nothing unneeded stays [${driver}]`, { timeout: 600_000 }, async (t) => {
   const reports: GcReport[] = [];
+  // Over S3 the server, the gc command and the checks below share one fresh bucket.
+  const bucket = driver === 's3' ? await createTestBucket() : null;
+  const GC_ENV: Record<string, string> = { ...GC_BASE_ENV, ...(bucket ? s3ServerEnv(bucket.name) : {}) };
   const srv = await startWharf({ env: { ...GC_ENV, WHARF_LOG_LEVEL: 'info' }, onLog: (rec) => { if (rec.msg === 'garbage collected') reports.push(rec.report as GcReport); } });
   const env = new ClientEnv([srv.addr]);
   let collecting = true;
@@ -214,18 +219,33 @@ test('garbage collection in a loop while clients push, retag, delete and pull: n
     }
 
     // No blob that nothing references is left (they are all older than the grace period now).
-    const stored: string[] = [];
-    const root = join(srv.dataDir, 'blobs', 'sha256');
-    for (const p of readdirSync(root)) for (const hex of readdirSync(join(root, p))) stored.push(`sha256:${hex}`);
+    const stored = await storedDigests(srv.dataDir, bucket?.name ?? null);
     const unreferenced = stored.filter((d) => !referenced.has(d));
     assert.deepEqual(unreferenced, [], 'unreferenced blobs left behind');
     for (const d of referenced) assert.ok(stored.includes(d), `referenced blob ${d} is stored`);
-    const fsck = await wharf(['fsck', '--verify-digests', '--data', srv.dataDir], {});
+    const fsck = await wharf(['fsck', '--verify-digests', '--data', srv.dataDir], bucket ? s3ServerEnv(bucket.name) : {});
     assert.equal(fsck.code, 0, fsck.stdout);
   } finally {
     collecting = false;
     await srv.stop();
     srv.cleanup();
     env.cleanup();
+    await bucket?.remove();
   }
 });
+
+/** The digests the store holds: the fs driver's files under the data directory, or the bucket's blob keys. */
+async function storedDigests(dataDir: string, bucket: string | null): Promise<string[]> {
+  if (bucket) {
+    const client = s3TestClient();
+    try {
+      return (await listKeys(client, bucket, 'blobs/sha256/')).map((k) => `sha256:${k.split('/').pop()!}`);
+    } finally {
+      client.destroy();
+    }
+  }
+  const stored: string[] = [];
+  const root = join(dataDir, 'blobs', 'sha256');
+  for (const p of readdirSync(root)) for (const hex of readdirSync(join(root, p))) stored.push(`sha256:${hex}`);
+  return stored;
+}
