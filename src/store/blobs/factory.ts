@@ -3,7 +3,6 @@
 import type { Config } from '../../config/config.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
 
 export type BlobDriverName = Config['storage']['driver'];
 
@@ -17,8 +16,9 @@ type BlobDriverFactory = (p: BlobDriverParams) => Promise<BlobStore>;
 
 const drivers: Record<BlobDriverName, BlobDriverFactory> = {
   fs: (p) => FsBlobStore.open({ root: p.dataDir, fsync: p.storage.fsync }),
-  // The configuration guarantees a bucket for s3.
-  s3: (p) => S3BlobStore.open({ ...p.storage.s3, bucket: p.storage.s3.bucket! }),
+  // The configuration guarantees a bucket for s3. Loaded on use: the AWS SDK is large, and a registry
+  // on fs (or a client command) should not pay for parsing it.
+  s3: async (p) => (await import('./s3-blob-store.js')).S3BlobStore.open({ ...p.storage.s3, bucket: p.storage.s3.bucket! }),
 };
 
 export function openBlobStore(p: BlobDriverParams): Promise<BlobStore> {
