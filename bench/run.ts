@@ -14,7 +14,12 @@
 //                         to check the harness itself (ratios should then be ~1)
 //   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
 //   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
-//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, client (default all three)
+//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, client, s3, gc (default all five);
+//                         s3 and gc start one Ceph RGW (scripts/services/start-ceph-rgw.sh) for the run
+//   BENCH_GC_BLOBS        small blobs in the garbage-collection store on fs, half garbage (default 100000; 0 skips)
+//   BENCH_GC_S3_BLOBS     the same on S3 (default 20000; 0 skips)
+//   BENCH_GC_CONCURRENCY  parallel uploads while filling a GC store (default 16)
+//   BENCH_GC_FILL_SECONDS a fill slower than this fails its side (default 1800)
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +30,8 @@ import { Report } from './report.js';
 import { runClientSection } from './client-section.js';
 import { runServerSection, type Fixtures } from './server-section.js';
 import { runAuthTlsSection } from './auth-tls-section.js';
+import { startRgw, type Rgw } from './ceph.js';
+import { runGcSection, runS3Section } from './storage-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
 import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
 
@@ -41,8 +48,13 @@ const cfg = {
   connections: envInt('BENCH_CONNECTIONS', 32),
   extraTags: envInt('BENCH_EXTRA_TAGS', 15, 0),
   subject: (process.env.BENCH_SUBJECT ?? 'wharf') as ServerKind,
-  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,client').split(',').map((x) => x.trim())),
+  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,client,s3,gc').split(',').map((x) => x.trim())),
+  gcBlobs: envInt('BENCH_GC_BLOBS', 100000, 0),
+  gcS3Blobs: envInt('BENCH_GC_S3_BLOBS', 20000, 0),
+  gcConcurrency: envInt('BENCH_GC_CONCURRENCY', 16),
+  gcFillSeconds: envInt('BENCH_GC_FILL_SECONDS', 1800),
 };
+const KNOWN_SECTIONS = ['server', 'door', 'client', 's3', 'gc'];
 
 async function toolVersions(): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.version };
@@ -55,7 +67,8 @@ async function toolVersions(): Promise<Record<string, string>> {
   return out;
 }
 
-async function generateFixtures(): Promise<Fixtures> {
+/** `bigOnly`: just the big images and the warm-up image (all the s3 section uses). */
+async function generateFixtures(bigOnly: boolean): Promise<Fixtures> {
   const t0 = nowMs();
   const n = cfg.multiLayers;
   const sizes = Array.from({ length: n }, (_, i) => (16 + (n > 1 ? Math.round((16 * i) / (n - 1)) : 0)) * MiB);
@@ -67,13 +80,15 @@ async function generateFixtures(): Promise<Fixtures> {
   const fx: Fixtures = { big: [], multi: [], blob: [], warm };
   for (let rep = 0; rep < cfg.repeat; rep++) {
     fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
+    if (bigOnly) continue;
     fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
     fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
   }
   // Get the fixtures onto disk now rather than during the first timed step.
   await runOk('sync', [], { timeoutMs: 300000 });
-  const [big, multi] = [fx.big[0]!, fx.multi[0]!];
-  log(`${cfg.repeat} fixture set(s) generated in ${((nowMs() - t0) / 1000).toFixed(1)} s: big ${big.totalBytes} B, multi ${multi.layers.length} layers / ${multi.totalBytes} B, blob ${fx.blob[0]!.size} B`);
+  const [big, multi] = [fx.big[0]!, fx.multi[0]];
+  log(`${cfg.repeat} fixture set(s) generated in ${((nowMs() - t0) / 1000).toFixed(1)} s: big ${big.totalBytes} B` +
+    (multi ? `, multi ${multi.layers.length} layers / ${multi.totalBytes} B, blob ${fx.blob[0]!.size} B` : ''));
   return fx;
 }
 
@@ -83,10 +98,12 @@ async function main(): Promise<number> {
   if (cfg.subject === 'wharf' && !existsSync(wharfBin)) {
     throw new Error(`${wharfBin} does not exist — build Wharf first (or set BENCH_SUBJECT=distribution to exercise the harness)`);
   }
+  for (const s of cfg.sections) if (!KNOWN_SECTIONS.includes(s)) throw new Error(`unknown section ${s} in BENCH_SECTIONS (known: ${KNOWN_SECTIONS.join(', ')})`);
   const versions = await toolVersions();
   const loadBefore = loadavg();
   const report = new Report();
   const servers: BenchServer[] = [];
+  let rgw: Rgw | undefined;
   let fatal: string | undefined;
 
   let cleaning: Promise<void> | undefined;
@@ -95,6 +112,9 @@ async function main(): Promise<number> {
       killAllChildren();
       for (const s of servers) {
         try { await s.stop(); } catch (err) { log(`stopping ${s.label}: ${errorMessage(err)}`); }
+      }
+      if (rgw) {
+        try { await rgw.stop(); } catch (err) { log(`stopping Ceph: ${errorMessage(err)}`); }
       }
       removeAllTempDirs();
     })();
@@ -108,27 +128,38 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const fixtures = await generateFixtures();
+    const needsAll = ['server', 'door', 'client'].some((x) => cfg.sections.has(x));
+    const fixtures = needsAll || cfg.sections.has('s3') ? await generateFixtures(!needsAll) : undefined;
     const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
     const label1 = cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)';
     const load = { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds };
     // Any single transfer slower than 5 MiB/s (or 2 minutes, whichever is longer) is treated as hung.
     const transferTimeoutMs = Math.max(120000, cfg.bigMiB * 200);
-    if (cfg.sections.has('server')) {
+    if (fixtures && cfg.sections.has('server')) {
       const pair = [await startServer(cfg.subject, label0), await startServer('distribution', label1)] as const;
       servers.push(...pair);
       await runServerSection(report, [pair[0], pair[1]], fixtures, { runId: Date.now().toString(36), load, extraTags: cfg.extraTags, transferTimeoutMs });
       for (const s of pair) await s.stop();
     }
-    if (cfg.sections.has('door')) {
+    if (fixtures && cfg.sections.has('door')) {
       // Servers of its own, started per configuration (htpasswd; TLS; both).
       await runAuthTlsSection(report, [label0, label1], { image: fixtures.warm.image, blob: fixtures.blob }, { load, repeat: cfg.repeat, transferTimeoutMs });
     }
-    if (cfg.sections.has('client')) {
+    if (fixtures && cfg.sections.has('client')) {
       // Client section: wharf copy vs skopeo copy against one fresh Distribution registry.
       const clientRegistry = await startServer('distribution', 'Distribution (client)');
       servers.push(clientRegistry);
       await runClientSection(report, clientRegistry, fixtures, { runId: Date.now().toString(36), transferTimeoutMs });
+    }
+    if (cfg.sections.has('s3') || (cfg.sections.has('gc') && cfg.gcS3Blobs > 0)) rgw = await startRgw();
+    if (fixtures && rgw && cfg.sections.has('s3')) {
+      await runS3Section(report, rgw, { runId: Date.now().toString(36), big: fixtures.big, warm: fixtures.warm.image, transferTimeoutMs });
+    }
+    if (cfg.sections.has('gc')) {
+      await runGcSection(report, rgw, {
+        fsBlobs: cfg.gcBlobs, s3Blobs: cfg.gcS3Blobs, concurrency: cfg.gcConcurrency,
+        fillTimeoutMs: cfg.gcFillSeconds * 1000, gcTimeoutMs: 3600000,
+      });
     }
   } catch (err) {
     fatal = errorMessage(err);

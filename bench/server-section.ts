@@ -41,7 +41,7 @@ async function settle(): Promise<void> {
 }
 
 /** Checks a pulled OCI layout: same manifest digest, every blob present with the right size. */
-function verifyPulled(dir: string, img: OciImage): void {
+export function verifyPulled(dir: string, img: OciImage): void {
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests?: { digest?: string }[] };
   const digests = (index.manifests ?? []).map((m) => m.digest);
   if (!digests.includes(img.manifest.digest)) throw new Error(`pulled index.json has ${digests.join(', ')}, expected ${img.manifest.digest}`);

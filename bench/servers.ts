@@ -1,6 +1,6 @@
 // Starts the two registries under test — Wharf and CNCF Distribution (Debian's docker-registry) — behind one interface.
 import { startWharf } from '../test/helpers/server.js';
-import { startDistribution } from '../test/helpers/distribution.js';
+import { startDistribution, type DistributionOptions } from '../test/helpers/distribution.js';
 import { assertLoopback, log } from './util.js';
 
 export type ServerKind = 'wharf' | 'distribution';
@@ -41,9 +41,20 @@ function benchServer(label: string, kind: ServerKind, srv: { url: string; addr: 
   };
 }
 
-async function startWharfServer(label: string): Promise<BenchServer> {
+/** Per-server settings beyond the defaults (filesystem storage in a fresh temp dir). */
+export interface StartServerOptions {
+  /** Extra WHARF_* variables for Wharf (e.g. the S3 driver's). */
+  wharfEnv?: Record<string, string>;
+  /** Wharf's data directory (another Wharf's, to share its database); default a fresh one, removed on stop. */
+  wharfDataDir?: string;
+  /** Options for Distribution (e.g. its s3 storage section). */
+  distribution?: DistributionOptions;
+}
+
+async function startWharfServer(label: string, o: StartServerOptions): Promise<BenchServer> {
   const srv = await startWharf({
-    env: { WHARF_LOG_LEVEL: process.env.BENCH_WHARF_LOG_LEVEL ?? 'info' },
+    env: { WHARF_LOG_LEVEL: process.env.BENCH_WHARF_LOG_LEVEL ?? 'info', ...o.wharfEnv },
+    dataDir: o.wharfDataDir,
     timeoutMs: 30000,
   });
   assertLoopback(srv.url);
@@ -67,12 +78,12 @@ async function startWharfServer(label: string): Promise<BenchServer> {
   stdout.resume();
   stderr.on('data', (b: Buffer) => { for (const line of b.toString().split('\n')) if (line.trim()) pushBounded(lines, `stderr: ${line}`); });
   return benchServer(label, 'wharf', srv, lines, async () => {
-    try { await srv.stop(); } finally { srv.cleanup(); }
+    try { await srv.stop(); } finally { if (!o.wharfDataDir) srv.cleanup(); }
   });
 }
 
-async function startDistributionServer(label: string): Promise<BenchServer> {
-  const srv = await startDistribution();
+async function startDistributionServer(label: string, o: StartServerOptions): Promise<BenchServer> {
+  const srv = await startDistribution(o.distribution);
   assertLoopback(srv.url);
   const lines: string[] = [];
   srv.proc.stderr!.on('data', (b: Buffer) => {
@@ -85,8 +96,8 @@ async function startDistributionServer(label: string): Promise<BenchServer> {
   return benchServer(label, 'distribution', srv, lines, () => srv.stop());
 }
 
-export async function startServer(kind: ServerKind, label: string): Promise<BenchServer> {
-  const srv = kind === 'wharf' ? await startWharfServer(label) : await startDistributionServer(label);
+export async function startServer(kind: ServerKind, label: string, opts: StartServerOptions = {}): Promise<BenchServer> {
+  const srv = kind === 'wharf' ? await startWharfServer(label, opts) : await startDistributionServer(label, opts);
   log(`${label}: ${kind} listening on ${srv.url} (pid ${srv.pid})`);
   return srv;
 }

@@ -12,8 +12,11 @@ export interface DistributionServer {
   addr: string;
   url: string;
   dataDir: string;
+  /** The config file written for it (what `docker-registry garbage-collect` takes). */
+  configPath: string;
   proc: ChildProcess;
-  stop(): Promise<void>;
+  /** Stops the server and removes its data directory, unless `keepData` (to collect garbage offline, then start again). */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
@@ -33,6 +36,15 @@ export interface DistributionOptions {
   extraConfig?: string;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { cert: string; key: string };
+  /**
+   * Lines replacing the filesystem storage driver under `storage:`, each indented by two spaces
+   * (e.g. `['  s3:', '    bucket: b', ...]`). Default: the filesystem driver in the data directory.
+   */
+  storage?: string[];
+  /** The environment of the registry process (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Serve from this existing data directory (one a stopped server kept) instead of a fresh one. */
+  dataDir?: string;
 }
 
 /** Any answer from the server at `url` (readiness), without trusting or checking its certificate. */
@@ -46,7 +58,7 @@ function answers(url: string): Promise<number | null> {
 }
 
 export async function startDistribution(opts: DistributionOptions = {}): Promise<DistributionServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'distribution-test-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'distribution-test-'));
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const configPath = join(dataDir, 'config.yml');
@@ -56,8 +68,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     'log:',
     '  level: error',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(dataDir, 'storage')}`,
+    ...(opts.storage ?? ['  filesystem:', `    rootdirectory: ${join(dataDir, 'storage')}`]),
     '  delete:',
     '    enabled: true',
     '  cache:',
@@ -67,7 +78,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     ...(opts.tls ? ['  tls:', `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`] : []),
     opts.extraConfig ?? '',
   ].join('\n'));
-  const proc = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('docker-registry', ['serve', configPath], { env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -83,10 +94,11 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     addr,
     url: `${scheme}://${addr}`,
     dataDir,
+    configPath,
     proc,
-    async stop() {
+    async stop(o = {}) {
       await stopChild(proc, exited, 'SIGTERM', 5000);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!o.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
