@@ -69,15 +69,3 @@ export interface AccessController {
 export function scopeOf(a: Access): string {
   return `${a.type}:${a.name}:${a.action}`;
 }
-
-/** Docker token scopes for a set of accesses: one entry per resource, actions joined by commas. */
-export function scopesOf(wanted: readonly Access[]): string[] {
-  const byResource = new Map<string, string[]>();
-  for (const a of wanted) {
-    const key = `${a.type}:${a.name}`;
-    const actions = byResource.get(key) ?? [];
-    if (!actions.includes(a.action)) actions.push(a.action);
-    byResource.set(key, actions);
-  }
-  return [...byResource].map(([k, actions]) => `${k}:${actions.join(',')}`);
-}

@@ -55,6 +55,16 @@ describe('access seam', () => {
   let registry: Registry;
   let base = '';
   const as = (user: string): Record<string, string> => ({ Authorization: `Test ${user}` });
+  /** Runs `fn` with every fetch it makes (the shared push helpers') signed in as `user`. */
+  const asUser = async <T>(user: string, fn: () => Promise<T>): Promise<T> => {
+    const orig = globalThis.fetch;
+    globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as(user) } });
+    try {
+      return await fn();
+    } finally {
+      globalThis.fetch = orig;
+    }
+  };
 
   before(async () => {
     const blobs = await FsBlobStore.open({ root: dir, fsync: false });
@@ -63,16 +73,11 @@ describe('access seam', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     // Fill the registry as admin through the API itself.
-    const adminBase = base;
-    const orig = globalThis.fetch;
-    globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as('admin') } });
-    try {
-      await pushImage(adminBase, 'team/app', 'v1');
-      await pushImage(adminBase, 'team/secret', 'v1');
-      await pushImage(adminBase, 'other/thing', 'v1');
-    } finally {
-      globalThis.fetch = orig;
-    }
+    await asUser('admin', async () => {
+      await pushImage(base, 'team/app', 'v1');
+      await pushImage(base, 'team/secret', 'v1');
+      await pushImage(base, 'other/thing', 'v1');
+    });
   });
   after(async () => {
     await app.close();
@@ -134,9 +139,7 @@ describe('access seam', () => {
 
   test('a mount needs pull on its source: without it, a plain upload (202) and no link', async () => {
     const blob = randomBlob(64);
-    const orig = globalThis.fetch;
-    globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as('admin') } });
-    try { await pushBlob(base, 'team/secret', blob); } finally { globalThis.fetch = orig; }
+    await asUser('admin', () => pushBlob(base, 'team/secret', blob));
     const denied = await req(base, `/v2/team/new/blobs/uploads/?mount=${blob.digest}&from=team/secret`, { method: 'POST', headers: as('pusher') });
     assert.equal(denied.status, 202);
     const noFrom = await req(base, `/v2/team/new/blobs/uploads/?mount=${blob.digest}`, { method: 'POST', headers: as('pusher') });
@@ -172,9 +175,7 @@ describe('access seam', () => {
     const listener = (e: RegistryEvent): void => { seen.push(e); };
     registry.events.on('event', listener);
     try {
-      const orig = globalThis.fetch;
-      globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as('pusher') } });
-      try { await pushImage(base, 'team/new', 'v9'); } finally { globalThis.fetch = orig; }
+      await asUser('pusher', () => pushImage(base, 'team/new', 'v9'));
       expectStatus(await req(base, '/v2/team/app/manifests/v1', { method: 'DELETE', headers: as('admin') }), 202);
     } finally {
       registry.events.off('event', listener);
@@ -187,11 +188,7 @@ describe('access seam', () => {
   });
 
   test('uploads started by one caller need push to continue', async () => {
-    const up = await (async () => {
-      const orig = globalThis.fetch;
-      globalThis.fetch = (input, init) => orig(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...as('admin') } });
-      try { return await startUpload(base, 'team/app'); } finally { globalThis.fetch = orig; }
-    })();
+    const up = await asUser('admin', () => startUpload(base, 'team/app'));
     expectError(await req(base, up.toString(), { method: 'PATCH', headers: as('reader'), body: 'abc' }), 403, 'DENIED');
   });
 });
