@@ -118,6 +118,8 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
       assert.ok((await s.readSmall(digest))!.equals(bytes));
       await s.delete(digest);
       assert.equal(await s.readSmall(digest), null);
+      // A missing blob fails when opened, before any response is under way, in a way the registry knows.
+      await assert.rejects(s.read(digest), (e) => code('BLOB_UNKNOWN')(e) || (e as { code?: string }).code === 'ENOENT');
       const at = await s.createUpload('u6');
       const ids: string[] = [];
       for await (const id of s.listUploads()) ids.push(id);

@@ -15,6 +15,7 @@ import { RegistryError } from '../../oci/errors.js';
 import { newHasher, parseDigest, type Algorithm } from '../../oci/digest.js';
 import type { AppendOptions, BlobStat, BlobStore, ByteRange, StoredBlob, UploadPosition } from './blob-store.js';
 import { createS3Client, isNoSuchUpload, isS3NotFound, type S3ConnectionOptions } from './s3-client.js';
+import { S3Downloads, S3ObjectNotFound } from './s3-download.js';
 import { copyObject, copySource, deletePrefix, hashObject, MAX_SINGLE_COPY, readObject } from './s3-objects.js';
 import { decodeState, encodeState, type S3Part, type S3UploadState } from './s3-upload-state.js';
 
@@ -67,10 +68,12 @@ export class S3BlobStore implements BlobStore {
   private readonly tails = new Map<string, { key: string; bytes: Buffer }>();
   private tailBytes = 0;
   private readonly busy = new Set<string>();
+  private readonly downloads: S3Downloads;
 
   constructor(private readonly opts: S3BlobStoreOptions) {
     this.client = opts.client ?? createS3Client(opts);
     this.bucket = opts.bucket;
+    this.downloads = new S3Downloads(this.client, this.bucket);
     const p = opts.prefix ?? '';
     this.prefix = p === '' || p.endsWith('/') ? p : `${p}/`;
     this.partSize = Math.max(MIN_PART_SIZE, opts.partSize ?? DEFAULT_PART_SIZE);
@@ -115,11 +118,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async read(digest: string, range?: ByteRange): Promise<Readable> {
-    const res = await this.client.send(new GetObjectCommand({
-      Bucket: this.bucket, Key: this.blobKey(digest), Range: range ? `bytes=${range.start}-${range.end}` : undefined,
-    })).catch((e: unknown) => { throw isS3NotFound(e) ? new RegistryError('BLOB_UNKNOWN') : e; });
-    // The SDK's body in Node is the HTTP response itself: reading it at the client's pace is the backpressure.
-    return res.Body as Readable;
+    // The body is the HTTP response itself: reading it at the client's pace is the backpressure.
+    return this.downloads.open(this.blobKey(digest), range)
+      .catch((e: unknown) => { throw e instanceof S3ObjectNotFound ? new RegistryError('BLOB_UNKNOWN') : e; });
   }
 
   async readSmall(digest: string): Promise<Buffer | null> {
@@ -420,6 +421,7 @@ export class S3BlobStore implements BlobStore {
     this.hashes.clear();
     this.tails.clear();
     this.tailBytes = 0;
+    await this.downloads.close();
     if (!this.opts.client) this.client.destroy();
   }
 }
