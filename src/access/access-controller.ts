@@ -1,7 +1,7 @@
 // The access seam: who is asking (authenticate), what they may do (authorize), and how to ask them
 // for credentials (challenge). The server's one pre-handler drives it; no route knows which
-// implementation runs. Implementations: none (everything allowed), htpasswd, certificate; the token
-// service and roles plug in here too.
+// implementation runs. Implementations: none (everything allowed), htpasswd, certificate, and builtin
+// (accounts, roles and the token service).
 
 /** One thing a request needs, in the Docker token scope's terms (`repository:team/app:pull`). */
 export type Access =
@@ -9,10 +9,22 @@ export type Access =
   | { type: 'registry'; name: 'catalog'; action: '*' };
 
 export interface Identity {
-  /** How the caller proved who they are; 'anonymous' when they did not. */
-  kind: 'anonymous' | 'user' | 'certificate';
-  /** The account (or certificate subject) name; '' when anonymous. */
+  /** Who the caller is; 'anonymous' when they did not say. */
+  kind: 'anonymous' | 'user' | 'robot' | 'certificate';
+  /** The account, robot (`ORG+NAME`) or certificate subject name; '' when anonymous. */
   name: string;
+  /** How they proved it (absent when anonymous). */
+  via?: 'basic' | 'bearer' | 'certificate';
+  /** The client's address, where the controller records it (the audit log says from where). */
+  remote?: string;
+}
+
+/** Where the request came to: what a challenge may need to point back at (the token realm). */
+export interface ChallengeContext {
+  /** scheme://host[:port] as the client addressed this server. */
+  origin: string;
+  /** The caller holds a bearer token that lacks the access: say so (RFC 6750 insufficient_scope). */
+  insufficientScope?: boolean;
 }
 
 export const ANONYMOUS: Identity = Object.freeze({ kind: 'anonymous', name: '' });
@@ -35,6 +47,8 @@ export interface AuthRequest {
   remoteAddress: string;
   /** The client certificate the TLS layer verified, or null. */
   clientCertificate: ClientCertificate | null;
+  /** scheme://host as the client addressed the server (for challenges that point back at it). */
+  origin?: string;
 }
 
 export interface AccessController {
@@ -48,15 +62,22 @@ export interface AccessController {
   /** The subset of `wanted` that `identity` may do (same objects, same order). */
   authorize(identity: Identity, wanted: readonly Access[]): Promise<Access[]>;
   /**
+   * Whether the caller may read the repository where no scope was asked for it: listings, and the
+   * source of a mount without `from`. Without it, `authorize` of a pull decides. A bearer token carries
+   * only the scope its client asked for; the rules behind it may allow more.
+   */
+  canRead?(identity: Identity, repository: string): Promise<boolean>;
+  /**
    * The WWW-Authenticate value for a request that lacks some of `wanted`, or null when this
    * controller never asks for credentials.
    */
-  challenge(wanted: readonly Access[]): string | null;
+  challenge(wanted?: readonly Access[], ctx?: ChallengeContext): string | null;
   /**
-   * Whether an authenticated caller who lacks access is asked again (401 + challenge, as bearer
-   * tokens with too narrow a scope are) rather than refused (403 DENIED).
+   * Whether an authenticated caller who lacks some of `wanted` is asked for other credentials (401 and
+   * the challenge with insufficient_scope: a bearer token narrower than what its holder may do) rather
+   * than refused (403 DENIED).
    */
-  readonly challengesAuthenticated: boolean;
+  reasksFor(identity: Identity, wanted: readonly Access[]): Promise<boolean>;
   /**
    * Whether the base endpoint (`/v2/`) turns anonymous callers away with 401, as every registry with
    * logins does (clients read it to learn how to log in); false only for the open registry.

@@ -3,7 +3,7 @@ import { ANONYMOUS, type Access, type AccessController, type Identity } from './
 
 export class AllowAllAccessController implements AccessController {
   readonly kind = 'none';
-  readonly challengesAuthenticated = false;
+  async reasksFor(): Promise<boolean> { return false; }
   readonly requiresIdentity = false;
 
   async authenticate(): Promise<Identity> {

@@ -13,7 +13,7 @@ export function certificateSubjectName(cert: ClientCertificate): string | null {
 
 export class CertificateAccessController implements AccessController {
   readonly kind = 'certificate';
-  readonly challengesAuthenticated = false;
+  async reasksFor(): Promise<boolean> { return false; }
   readonly requiresIdentity = true;
 
   async authenticate(req: AuthRequest): Promise<Identity> {
@@ -21,7 +21,7 @@ export class CertificateAccessController implements AccessController {
     const name = certificateSubjectName(req.clientCertificate);
     // A verified certificate that names nobody cannot be an identity; it is not anonymous either.
     if (name === null) throw new RegistryError('UNAUTHORIZED', 'client certificate has neither a subject CN nor a subjectAltName');
-    return { kind: 'certificate', name };
+    return { kind: 'certificate', name, via: 'certificate' };
   }
 
   async authorize(identity: Identity, wanted: readonly Access[]): Promise<Access[]> {

@@ -17,8 +17,8 @@ export function credentialKey(authorization: string): string {
   return createHash('sha256').update(authorization).digest('hex');
 }
 
-export class CredentialCache {
-  private readonly entries = new Map<string, { user: string; expiresAt: number }>();
+export class CredentialCache<T = string> {
+  private readonly entries = new Map<string, { user: T; expiresAt: number }>();
   private readonly maxEntries: number;
   private readonly ttlMs: number;
   private readonly clock: Clock;
@@ -30,7 +30,7 @@ export class CredentialCache {
   }
 
   /** The user a still-fresh verified credential belongs to, or null. */
-  get(key: string): string | null {
+  get(key: string): T | null {
     const e = this.entries.get(key);
     if (!e) return null;
     if (this.clock.now() >= e.expiresAt) {
@@ -43,11 +43,15 @@ export class CredentialCache {
     return e.user;
   }
 
-  set(key: string, user: string): void {
+  set(key: string, user: T): void {
     if (this.ttlMs <= 0) return;
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { user, expiresAt: this.clock.now() + this.ttlMs });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 
   clear(): void {

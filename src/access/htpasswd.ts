@@ -10,6 +10,7 @@ import bcrypt from 'bcrypt';
 import { RegistryError } from '../oci/errors.js';
 import { ANONYMOUS, type Access, type AccessController, type AuthRequest, type Identity } from './access-controller.js';
 import { systemClock, type Clock } from '../config/clock.js';
+import { basicChallenge, parseBasic } from './basic-auth.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import { FileChangeWatch, fileSignature, loadHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
 import { FailureThrottle } from './throttle.js';
@@ -45,23 +46,6 @@ export interface HtpasswdOptions {
 
 const bcryptVerify: PasswordVerifier = (password, hash) => bcrypt.compare(password, hash);
 
-/** `Basic realm="…"`, the realm as an RFC 9110 quoted-string (no control characters, `"` and `\` escaped). */
-export function basicChallenge(realm: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = realm.replace(/[\u0000-\u001f\u007f]/g, '').replace(/["\\]/g, '\\$&');
-  return `Basic realm="${clean}"`;
-}
-
-/** The user and password of a `Basic` Authorization header, or null when it is something else. */
-function parseBasic(authorization: string): { user: string; password: string } | null {
-  const m = /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(authorization);
-  if (!m) return null;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return null;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
 /** The cost most users' hashes have, so an unknown user's dummy check takes as long as a real one. */
 function typicalCost(users: Map<string, HtpasswdEntry>): number {
   const counts = new Map<number, number>();
@@ -74,7 +58,7 @@ function typicalCost(users: Map<string, HtpasswdEntry>): number {
 
 export class HtpasswdAccessController implements AccessController {
   readonly kind = 'htpasswd';
-  readonly challengesAuthenticated = false;
+  async reasksFor(): Promise<boolean> { return false; }
   readonly requiresIdentity = true;
 
   private readonly cache: CredentialCache;
@@ -163,7 +147,7 @@ export class HtpasswdAccessController implements AccessController {
 
     const key = credentialKey(header);
     const cached = this.cache.get(key);
-    if (cached !== null) return { kind: 'user', name: cached };
+    if (cached !== null) return { kind: 'user', name: cached, via: 'basic' };
 
     // A burst of requests with the same new header (a client pulling layers in parallel) pays
     // bcrypt once: later ones wait for the check the first one started.
@@ -193,7 +177,7 @@ export class HtpasswdAccessController implements AccessController {
       }
       // A check begun against users a reload has since replaced is answered, not remembered.
       if (check.version === this.version) this.cache.set(key, user);
-      return { kind: 'user', name: user };
+      return { kind: 'user', name: user, via: 'basic' };
     }
 
     // Only the user name and the address: never the password, the header or the hash.

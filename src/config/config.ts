@@ -67,12 +67,25 @@ export const configSchema = z.object({
   }).strict().default({ timeout: 30_000 }),
   auth: z.object({
     // Unset: htpasswd when a file is named, else none (an open registry), as registry:2 decides it.
-    mode: z.enum(['none', 'htpasswd', 'certificate']).optional(),
+    mode: z.enum(['none', 'htpasswd', 'certificate', 'builtin']).optional(),
     htpasswd: z.object({
       path: z.string().min(1).optional(),
       realm: z.string().min(1).regex(/^[^"\\\r\n]*$/, 'a realm may not hold quotes, backslashes or line breaks').default('wharf'),
     }).strict().default({ realm: 'wharf' }),
-  }).strict().default({ htpasswd: { realm: 'wharf' } }),
+    // auth.mode builtin: accounts, roles and the token service.
+    builtin: z.object({
+      /** The token endpoint clients are sent to; unset: this server's /token as the client addressed it. */
+      realm: z.string().url().regex(/^https?:\/\/[^"\\\s]+$/, 'an http(s) URL without quotes or spaces').optional(),
+      /** The service name in challenges and the tokens' audience. */
+      service: z.string().min(1).regex(/^[^"\\\s]+$/, 'no quotes, backslashes or spaces').default('wharf'),
+      /** The tokens' issuer. */
+      issuer: z.string().min(1).default('wharf'),
+      tokenLifetime: duration.default(300_000),
+      /** OAuth2 refresh tokens (docker login's identity token) expire after this. */
+      refreshTokenLifetime: duration.default(90 * 24 * 3_600_000),
+      bcryptCost: z.coerce.number().int().min(4).max(15).default(10),
+    }).strict().default({ service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 }),
+  }).strict().default({ htpasswd: { realm: 'wharf' }, builtin: { service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 } }),
   tls: z.object({
     /** PEM certificate (the leaf first, then any intermediates). */
     cert: z.string().min(1).optional(),
@@ -107,6 +120,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
   'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
+  'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 

@@ -30,6 +30,10 @@ export const ErrorCodes = {
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   UNKNOWN: { status: 500, message: 'unknown error' },
+  // Wharf's own, for its admin API (/api/v1), in the same JSON shape.
+  NOT_FOUND: { status: 404, message: 'not found' },
+  CONFLICT: { status: 409, message: 'already exists' },
+  INVALID: { status: 400, message: 'invalid request' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -10,6 +10,10 @@ import { drainRequest } from './http-utils.js';
 import { accessCheck } from './access-check.js';
 import type { AccessController } from '../access/access-controller.js';
 import { AllowAllAccessController } from '../access/allow-all.js';
+import { BuiltinAccessController } from '../access/builtin.js';
+import { AuditTrail } from './audit-trail.js';
+import { registerTokenApi } from './token-api.js';
+import { registerAdminApi } from './admin-api.js';
 
 export interface AppOptions {
   /** Logger options, or a pino logger to share (false: silent). */
@@ -90,7 +94,16 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
   // sends it only once the request is allowed, so a refused request never has its body sent.
   app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
 
-  registerDistributionApi(app, registry, accessCheck(opts.accessController ?? new AllowAllAccessController()));
+  const controller = opts.accessController ?? new AllowAllAccessController();
+  let audit: AuditTrail | undefined;
+  if (controller instanceof BuiltinAccessController) {
+    // Accounts bring their token endpoint and an audit log of who did what.
+    audit = new AuditTrail(controller.meta, app.log);
+    audit.follow(registry.events);
+    registerTokenApi(app, controller, audit);
+    registerAdminApi(app, controller, audit);
+  }
+  registerDistributionApi(app, registry, accessCheck(controller, audit));
   return app;
 }
 

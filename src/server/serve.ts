@@ -42,7 +42,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const logger = pino(loggerOptions(config));
   let accessController;
   try {
-    accessController = await accessControllerFor(config.auth, logger);
+    accessController = await accessControllerFor(config.auth, {
+      logger, meta, clock,
+      adminPassword: process.env.WHARF_ADMIN_PASSWORD,
+      // On stderr, never through the logger: the log must not hold a secret.
+      announce: (user, password) => process.stderr.write(`\nwharf: created the administrator "${user}" with password ${password}\n`
+        + 'wharf: it is shown only this once; sign in and change it (wharf admin user passwd).\n\n'),
+    });
   } catch (e) {
     await registry.close();
     throw e;

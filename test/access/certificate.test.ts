@@ -14,12 +14,12 @@ const wanted: Access[] = [
 
 test('the identity is the certificate subject CN', async () => {
   const c = new CertificateAccessController();
-  assert.deepEqual(await c.authenticate(request(cert({ commonName: 'alice', altNames: ['alice.example'] }))), { kind: 'certificate', name: 'alice' });
+  assert.deepEqual(await c.authenticate(request(cert({ commonName: 'alice', altNames: ['alice.example'] }))), { kind: 'certificate', name: 'alice', via: 'certificate' });
 });
 
 test('without a CN, the first subjectAltName', async () => {
   const c = new CertificateAccessController();
-  assert.deepEqual(await c.authenticate(request(cert({ commonName: '', altNames: ['build.example', 'other'] }))), { kind: 'certificate', name: 'build.example' });
+  assert.deepEqual(await c.authenticate(request(cert({ commonName: '', altNames: ['build.example', 'other'] }))), { kind: 'certificate', name: 'build.example', via: 'certificate' });
   assert.equal(certificateSubjectName(cert({ altNames: ['', 'x'] })), 'x');
 });
 
@@ -42,7 +42,7 @@ test('certified callers may do everything, anonymous ones nothing; no challenge'
   // Another kind of identity (a user from some other controller) is not a certificate.
   assert.deepEqual(await c.authorize({ kind: 'user', name: 'alice' }, wanted), []);
   assert.equal(c.challenge(), null);
-  assert.equal(c.challengesAuthenticated, false);
+  assert.equal(await c.reasksFor(), false);
   assert.equal(c.kind, 'certificate');
   await c.close();
 });

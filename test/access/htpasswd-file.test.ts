@@ -24,8 +24,8 @@ test('a file made by htpasswd -B (comments, blank lines, several users) is read 
 
   const c = await HtpasswdAccessController.open({ path, logger: captureLogger(), watch: false });
   t.after(() => c.close());
-  assert.deepEqual(await c.authenticate({ authorization: basic('alice', 'wonder land'), remoteAddress: '127.0.0.1', clientCertificate: null }), { kind: 'user', name: 'alice' });
-  assert.deepEqual(await c.authenticate({ authorization: basic('bob', 'p:a:s:s'), remoteAddress: '127.0.0.1', clientCertificate: null }), { kind: 'user', name: 'bob' });
+  assert.deepEqual(await c.authenticate({ authorization: basic('alice', 'wonder land'), remoteAddress: '127.0.0.1', clientCertificate: null }), { kind: 'user', name: 'alice', via: 'basic' });
+  assert.deepEqual(await c.authenticate({ authorization: basic('bob', 'p:a:s:s'), remoteAddress: '127.0.0.1', clientCertificate: null }), { kind: 'user', name: 'bob', via: 'basic' });
 });
 
 test('$2a$ and $2b$ bcrypt hashes are accepted too', async () => {

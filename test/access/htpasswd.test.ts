@@ -8,7 +8,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RegistryError } from '../../src/oci/errors.js';
 import { ANONYMOUS, type Access, type AuthRequest } from '../../src/access/access-controller.js';
-import { HtpasswdAccessController, basicChallenge, type HtpasswdOptions } from '../../src/access/htpasswd.js';
+import { HtpasswdAccessController, type HtpasswdOptions } from '../../src/access/htpasswd.js';
+import { basicChallenge } from '../../src/access/basic-auth.js';
 import { FakeClock, basic, captureLogger, countingVerifier, htpasswd, htpasswdLine, tempDir, waitFor } from './lib/htpasswd.js';
 
 const req = (authorization: string | undefined, remoteAddress = '127.0.0.1'): AuthRequest => ({ authorization, remoteAddress, clientCertificate: null });
@@ -47,11 +48,11 @@ const catalog: Access = { type: 'registry', name: 'catalog', action: '*' };
 test('good, wrong and unknown credentials; no credentials is anonymous; users may do everything, anonymous nothing', async (t) => {
   const { c, verify } = await setup(t);
   assert.equal(c.kind, 'htpasswd');
-  assert.equal(c.challengesAuthenticated, false);
+  assert.equal(await c.reasksFor(), false);
   assert.equal(c.challenge(), 'Basic realm="Wharf test"');
 
   const alice = await c.authenticate(req(basic('alice', 'wonderland')));
-  assert.deepEqual(alice, { kind: 'user', name: 'alice' });
+  assert.deepEqual(alice, { kind: 'user', name: 'alice', via: 'basic' });
   assert.deepEqual(await c.authorize(alice, [pull, push, catalog]), [pull, push, catalog]);
 
   assert.equal(await c.authenticate(req(undefined)), ANONYMOUS);
@@ -87,7 +88,7 @@ test('a verified credential is remembered: bcrypt runs once, then not until the 
   assert.equal(verify.calls, 1);
 
   const started = process.hrtime.bigint();
-  for (let i = 0; i < 200; i++) assert.deepEqual(await c.authenticate(req(h)), { kind: 'user', name: 'alice' });
+  for (let i = 0; i < 200; i++) assert.deepEqual(await c.authenticate(req(h)), { kind: 'user', name: 'alice', via: 'basic' });
   const avgMs = Number(process.hrtime.bigint() - started) / 1e6 / 200;
   assert.equal(verify.calls, 1, 'cached: no bcrypt');
   assert.ok(avgMs < 1, `a cached check takes ${avgMs.toFixed(3)} ms`);
@@ -148,7 +149,7 @@ test('failures are throttled per user: 429 with Retry-After, even for the right 
   clock.advance(45_500);
   assert.equal((await rejectsWith(c.authenticate(req(good)), 'TOOMANYREQUESTS')).headers['Retry-After'], '15');
   clock.advance(14_500);
-  assert.deepEqual(await c.authenticate(req(good)), { kind: 'user', name: 'alice' });
+  assert.deepEqual(await c.authenticate(req(good)), { kind: 'user', name: 'alice', via: 'basic' });
 
   // A new window counts afresh: three more failures, and alice is throttled again.
   for (let i = 0; i < 3; i++) await rejectsWith(c.authenticate(req(basic('alice', `again${i}`))), 'UNAUTHORIZED');

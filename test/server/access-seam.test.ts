@@ -23,7 +23,7 @@ import { randomBlob } from '../api/lib/content.js';
 /** `Authorization: Test <user>`; grants come from a table of user → scopes. */
 class ScriptedController implements AccessController {
   readonly kind = 'scripted';
-  readonly challengesAuthenticated = false;
+  async reasksFor(): Promise<boolean> { return false; }
   readonly requiresIdentity = true;
   readonly asked: string[][] = [];
   constructor(private readonly grants: Record<string, string[]>) {}

@@ -5,6 +5,7 @@
 // `repositories.ensure`, the catalog); every other method takes the repository's id.
 // Time: implementations stamp rows with their injected Clock, never with the wall clock.
 import type { UploadPosition } from '../blobs/blob-store.js';
+import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
 
 export type { UploadPosition };
 
@@ -189,6 +190,14 @@ export interface MetaTx {
   readonly uploads: UploadStore;
   readonly leases: LeaseStore;
   readonly gc: GcStore;
+  // Who may do what (account-store.ts).
+  readonly users: UserStore;
+  readonly orgs: OrgStore;
+  readonly grants: GrantStore;
+  readonly tokens: TokenStore;
+  readonly visibility: VisibilityStore;
+  readonly audit: AuditStore;
+  readonly signingKeys: SigningKeyStore;
 }
 
 export interface MetaStore extends MetaTx {

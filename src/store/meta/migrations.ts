@@ -92,4 +92,87 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      report TEXT NOT NULL
    );
    CREATE INDEX manifest_refs_by_ref ON manifest_refs (repo_id, ref);`,
+  // Who may do what (auth.mode builtin): accounts, organizations, teams, robots, tokens, role grants on
+  // a namespace or one repository, repository visibility, the audit log and the token signing keys.
+  // Users and organizations share one namespace of names; the code checks it in the same transaction.
+  (d) => `CREATE TABLE users (
+     id ${d.identityPrimaryKey},
+     name TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     admin INTEGER NOT NULL DEFAULT 0,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE organizations (
+     id ${d.identityPrimaryKey},
+     name TEXT NOT NULL UNIQUE,
+     visibility TEXT NOT NULL DEFAULT 'private',
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE teams (
+     id ${d.identityPrimaryKey},
+     org_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     UNIQUE (org_id, name)
+   );
+   CREATE TABLE team_members (
+     team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     PRIMARY KEY (team_id, user_id)
+   );
+   CREATE INDEX team_members_by_user ON team_members (user_id);
+   CREATE TABLE robots (
+     id ${d.identityPrimaryKey},
+     org_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     secret_hash TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT,
+     last_used_at BIGINT,
+     UNIQUE (org_id, name)
+   );
+   CREATE TABLE grants (
+     principal_kind TEXT NOT NULL,
+     principal_id INTEGER NOT NULL,
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     role TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (principal_kind, principal_id, namespace, repository)
+   );
+   CREATE INDEX grants_by_namespace ON grants (namespace);
+   CREATE TABLE access_tokens (
+     id ${d.identityPrimaryKey},
+     kind TEXT NOT NULL,
+     owner_kind TEXT NOT NULL,
+     owner_id INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     secret_hash TEXT NOT NULL,
+     actions TEXT,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT,
+     last_used_at BIGINT,
+     revoked_at BIGINT
+   );
+   CREATE INDEX access_tokens_by_owner ON access_tokens (owner_kind, owner_id, kind);
+   CREATE UNIQUE INDEX access_tokens_by_secret ON access_tokens (secret_hash);
+   ALTER TABLE repositories ADD COLUMN visibility TEXT;
+   CREATE TABLE audit_log (
+     id ${d.identityPrimaryKey},
+     at BIGINT NOT NULL,
+     actor TEXT NOT NULL,
+     actor_kind TEXT NOT NULL,
+     remote TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     outcome TEXT NOT NULL,
+     detail TEXT
+   );
+   CREATE INDEX audit_log_by_actor ON audit_log (actor, id);
+   CREATE TABLE signing_keys (
+     kid TEXT PRIMARY KEY,
+     private_key TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     superseded_at BIGINT
+   );`,
 ];

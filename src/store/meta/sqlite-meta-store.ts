@@ -5,6 +5,11 @@ import type { Statement } from 'better-sqlite3';
 import type { Clock } from '../../config/clock.js';
 import { migrations } from './migrations.js';
 import { NO_LIMIT, sqliteDialect, upsert } from './dialect.js';
+import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
+import {
+  prepareAccountStatements, SqliteAudit, SqliteGrants, SqliteOrgs, SqliteSigningKeys, SqliteTokens, SqliteUsers, SqliteVisibility,
+  type AccountStatements,
+} from './sqlite-account-stores.js';
 import type {
   BlobLink, BlobLinkStore, GcRunRecord, GcStore, Lease, LeaseStore, ManifestRecord, ManifestRef, ManifestStore, MetaStore, MetaTx, Page,
   RepositoryGraph, RepositoryStore, StoredManifest, TagStore, UploadPosition, UploadRecord, UploadStore,
@@ -102,6 +107,7 @@ type Statements = ReturnType<typeof prepareStatements>;
 interface ViewDeps {
   db: Database.Database;
   s: Statements;
+  a: AccountStatements;
   clock: Clock;
   /** Null when the caller may go ahead now. */
   gate: () => Promise<void> | null;
@@ -462,6 +468,13 @@ class SqliteView implements MetaTx {
   readonly uploads: SqliteUploads;
   readonly leases: SqliteLeases;
   readonly gc: SqliteGc;
+  readonly users: SqliteUsers;
+  readonly orgs: SqliteOrgs;
+  readonly grants: SqliteGrants;
+  readonly tokens: SqliteTokens;
+  readonly visibility: SqliteVisibility;
+  readonly audit: SqliteAudit;
+  readonly signingKeys: SqliteSigningKeys;
 
   constructor(d: ViewDeps) {
     this.repositories = new SqliteRepositories(d);
@@ -471,6 +484,13 @@ class SqliteView implements MetaTx {
     this.uploads = new SqliteUploads(d);
     this.leases = new SqliteLeases(d);
     this.gc = new SqliteGc(d);
+    this.users = new SqliteUsers(d);
+    this.orgs = new SqliteOrgs(d);
+    this.grants = new SqliteGrants(d);
+    this.tokens = new SqliteTokens(d);
+    this.visibility = new SqliteVisibility(d);
+    this.audit = new SqliteAudit(d);
+    this.signingKeys = new SqliteSigningKeys(d);
   }
 }
 
@@ -500,8 +520,9 @@ export class SqliteMetaStore implements MetaStore {
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     const s = prepareStatements(this.db);
-    this.root = new SqliteView({ db: this.db, s, clock: opts.clock, gate: () => (this.openTx ? this.whenIdle() : null) });
-    this.inTx = new SqliteView({ db: this.db, s, clock: opts.clock, gate: () => null });
+    const a = prepareAccountStatements(this.db);
+    this.root = new SqliteView({ db: this.db, s, a, clock: opts.clock, gate: () => (this.openTx ? this.whenIdle() : null) });
+    this.inTx = new SqliteView({ db: this.db, s, a, clock: opts.clock, gate: () => null });
   }
 
   get repositories(): RepositoryStore { return this.root.repositories; }
@@ -511,6 +532,13 @@ export class SqliteMetaStore implements MetaStore {
   get uploads(): UploadStore { return this.root.uploads; }
   get leases(): LeaseStore { return this.root.leases; }
   get gc(): GcStore { return this.root.gc; }
+  get users(): UserStore { return this.root.users; }
+  get orgs(): OrgStore { return this.root.orgs; }
+  get grants(): GrantStore { return this.root.grants; }
+  get tokens(): TokenStore { return this.root.tokens; }
+  get visibility(): VisibilityStore { return this.root.visibility; }
+  get audit(): AuditStore { return this.root.audit; }
+  get signingKeys(): SigningKeyStore { return this.root.signingKeys; }
 
   async tx<T>(fn: (m: MetaTx) => Promise<T> | T): Promise<T> {
     const prev = this.txTail;

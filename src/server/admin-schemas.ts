@@ -1,0 +1,80 @@
+// The admin API's request and response shapes (zod): they validate requests and, through
+// admin-openapi.ts, are the OpenAPI document. Times are ISO 8601 strings; absent ones are null.
+import { z } from 'zod';
+import type { AuditRecord, OrgRecord, TokenRecord, UserRecord } from '../store/meta/account-store.js';
+
+export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+const name = z.string().min(1).max(255);
+const isoTime = z.iso.datetime({ offset: true });
+const nullableTime = z.string().nullable();
+export const visibilityValue = z.enum(['private', 'public']);
+const role = z.enum(['viewer', 'editor', 'admin']);
+const action = z.enum(['pull', 'push', 'delete']);
+const list = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next: z.string().nullable().optional() });
+
+export const pageQuery = z.object({ n: z.string().regex(/^\d+$/).optional(), last: z.string().optional() }).strict();
+
+export const me = z.object({ name: z.string(), kind: z.enum(['user', 'robot']), admin: z.boolean() });
+
+export const user = z.object({ name: z.string(), admin: z.boolean(), createdAt: z.string() });
+export const userList = list(user);
+export const userOut = (u: UserRecord): z.infer<typeof user> => ({ name: u.name, admin: u.admin, createdAt: time(u.createdAt)! });
+export const newUser = z.object({ name, password: z.string(), admin: z.boolean().optional() }).strict();
+export const password = z.object({ password: z.string() }).strict();
+export const adminFlag = z.object({ admin: z.boolean() }).strict();
+
+export const org = z.object({ name: z.string(), visibility: visibilityValue, createdAt: z.string() });
+export const orgList = list(org);
+export const orgOut = (o: OrgRecord): z.infer<typeof org> => ({ name: o.name, visibility: o.visibility, createdAt: time(o.createdAt)! });
+export const newOrg = z.object({ name, visibility: visibilityValue.optional() }).strict();
+export const visibility = z.object({ visibility: visibilityValue }).strict();
+
+export const newTeam = z.object({ name }).strict();
+export const teamList = list(z.object({ name: z.string(), members: z.array(z.string()) }));
+
+export const newRobot = z.object({ name, expiresAt: isoTime.optional() }).strict();
+export const createdRobot = z.object({ name: z.string(), secret: z.string(), expiresAt: nullableTime });
+export const robotList = list(z.object({ name: z.string(), createdAt: z.string(), expiresAt: nullableTime, lastUsedAt: nullableTime }));
+
+/** Exactly one of user, team (of the namespace's organization) or robot. */
+export const principal = z.object({ user: name.optional(), team: name.optional(), robot: name.optional() }).strict()
+  .refine((p) => [p.user, p.team, p.robot].filter((x) => x !== undefined).length === 1, 'name exactly one of user, team or robot');
+export const grant = z.object({ principal, repository: name.optional(), role }).strict();
+export const revoke = z.object({ principal, repository: name.optional() }).strict();
+export const grantList = list(z.object({ principal: z.object({ user: z.string().optional(), team: z.string().optional(), robot: z.string().optional() }), repository: z.string().nullable(), role }));
+
+export const repoQuery = z.object({ name }).strict();
+export const setRepoVisibility = z.object({ name, visibility: visibilityValue.nullable() }).strict();
+export const repoVisibility = z.object({ name: z.string(), own: visibilityValue.nullable(), effective: visibilityValue });
+
+export const token = z.object({
+  id: z.number(), name: z.string(), actions: z.array(action).nullable(), createdAt: z.string(), expiresAt: nullableTime,
+  lastUsedAt: nullableTime, revokedAt: nullableTime,
+});
+export const tokenList = list(token);
+export const tokenOut = (t: TokenRecord): z.infer<typeof token> => ({
+  id: t.id, name: t.name, actions: t.actions as z.infer<typeof action>[] | null, createdAt: time(t.createdAt)!, expiresAt: time(t.expiresAt),
+  lastUsedAt: time(t.lastUsedAt), revokedAt: time(t.revokedAt),
+});
+export const newToken = z.object({ name: z.string().min(1).max(100), actions: z.array(action).min(1).optional(), expiresAt: isoTime.optional() }).strict();
+export const createdToken = token.extend({ secret: z.string() });
+
+export const keyList = list(z.object({ kid: z.string(), createdAt: nullableTime, supersededAt: nullableTime }));
+
+export const auditQuery = z.object({
+  n: z.coerce.number().int().min(1).max(1000).optional(),
+  before: z.coerce.number().int().positive().optional(),
+  actor: z.string().optional(),
+  action: z.string().optional(),
+  since: isoTime.optional(),
+}).strict();
+export const auditEntry = z.object({
+  id: z.number(), at: z.string(), actor: z.string(), actorKind: z.string(), remote: z.string(), action: z.string(), target: z.string(),
+  outcome: z.enum(['ok', 'denied', 'failed']), detail: z.unknown().nullable(),
+});
+export const auditList = list(auditEntry);
+export const auditOut = (r: AuditRecord): z.infer<typeof auditEntry> => ({
+  id: r.id, at: time(r.at)!, actor: r.actor, actorKind: r.actorKind, remote: r.remote, action: r.action, target: r.target, outcome: r.outcome,
+  detail: r.detail === null ? null : JSON.parse(r.detail) as unknown,
+});
