@@ -73,7 +73,10 @@ export class AccountSignIn {
    * Throws UNAUTHORIZED for wrong credentials and TOOMANYREQUESTS while the account or address is throttled.
    */
   async basic(authorization: string, user: string, password: string, remote: string): Promise<SignedIn> {
-    this.assertNotThrottled(user, remote);
+    // Passwords are guessed per account. A generated secret (256 random bits) cannot be guessed, and a
+    // CI job still using a revoked token must not lock its owner out: only the address counts for those.
+    const account = secretKindOf(password) === null ? user : '';
+    this.assertNotThrottled(account, remote);
     const key = credentialKey(authorization);
     const cached = this.cache.get(key);
     if (cached) {
@@ -84,7 +87,7 @@ export class AccountSignIn {
     const starter = check === undefined;
     if (check === undefined) {
       // Counted as a failure until it proves right, so guesses sent at once cannot outrun the throttle.
-      this.perAccount.fail(user);
+      if (account) this.perAccount.fail(account);
       this.perAddress.fail(remote);
       check = this.check(user, password);
       this.inFlight.set(key, check);
@@ -97,7 +100,7 @@ export class AccountSignIn {
     }
     if (!signedIn) throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
     if (starter) {
-      this.perAccount.forgive(user);
+      if (account) this.perAccount.forgive(account);
       this.perAddress.forgive(remote);
     }
     this.cache.set(key, signedIn);

@@ -118,7 +118,7 @@ export class BuiltinAccessController implements AccessController {
     if (c?.via !== 'bearer') return false;
     const subject = await this.subjectOf(identity);
     if (subject === null) return false;
-    return (await this.grantable(subject, null, wanted)).length === wanted.length;
+    return (await this.grantable(subject, c.token.cap, wanted)).length === wanted.length;
   }
 
   /** The subject behind an identity, as the rules know it now; null when it no longer exists. */

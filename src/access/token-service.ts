@@ -32,6 +32,8 @@ export interface IssuedToken {
 export interface VerifiedToken {
   subject: string;
   access: Access[];
+  /** The actions the credential behind the token was limited to (a personal access token's), or null. */
+  cap: string[] | null;
   expiresAt: number;
 }
 
@@ -48,12 +50,15 @@ export class TokenService {
     this.cacheEntries = Math.max(1, opts.cacheEntries ?? 4096);
   }
 
-  /** Signs a token for `subject` ('' for anonymous) granting `access`. */
-  async issue(subject: string, access: readonly Access[]): Promise<IssuedToken> {
+  /**
+   * Signs a token for `subject` ('' for anonymous) granting `access`. `cap` (a personal access token's
+   * action limit) travels in the token, so the registry knows a narrower token cannot be widened.
+   */
+  async issue(subject: string, access: readonly Access[], cap: readonly string[] | null = null): Promise<IssuedToken> {
     const key = this.keys.signer();
     const now = Math.floor(this.clock.now() / 1000);
     const resources = resourcesOf(access);
-    const token = await new SignJWT({ access: resources })
+    const token = await new SignJWT(cap === null ? { access: resources } : { access: resources, wharf_cap: [...cap] })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: key.kid })
       .setIssuer(this.opts.issuer)
       .setSubject(subject)
@@ -106,7 +111,8 @@ export class TokenService {
       });
       const access = accessesOf(parseAccessClaim(payload.access));
       // Remembered no longer than the token lives, nor than the tolerance would stretch it.
-      return { subject: payload.sub!, access, expiresAt: payload.exp! * 1000 };
+      const cap = Array.isArray(payload.wharf_cap) ? payload.wharf_cap.filter((a): a is string => typeof a === 'string') : null;
+      return { subject: payload.sub!, access, cap, expiresAt: payload.exp! * 1000 };
     } catch (e) {
       if (e instanceof joseErrors.JOSEError) throw invalid();
       throw e;

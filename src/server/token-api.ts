@@ -52,7 +52,7 @@ export function registerTokenApi(app: FastifyInstance, controller: BuiltinAccess
     const wanted = accessesOf(parseScopes(g.scopes));
     const subject = g.signedIn?.subject ?? { kind: 'anonymous' as const };
     const granted = await controller.grantable(subject, g.signedIn?.cap ?? null, wanted);
-    const issued = await controller.tokens.issue(g.subject, granted);
+    const issued = await controller.tokens.issue(g.subject, granted, g.signedIn?.cap ?? null);
     const body: Record<string, unknown> = {
       token: issued.token,
       access_token: issued.token,
