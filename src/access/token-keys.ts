@@ -18,6 +18,11 @@ export interface SigningKey {
 
 /** How often an unknown kid may send this process back to the database (another process rotated). */
 const RELOAD_EVERY_MS = 5_000;
+/**
+ * The longest this process trusts its copy of the keys: a key another process rotated in starts
+ * signing here, and one it retired stops verifying here, within this bound.
+ */
+export const KEYS_STALE_AFTER_MS = 60_000;
 
 async function keyOf(r: SigningKeyRecord): Promise<SigningKey> {
   const privateKey = createPrivateKey(r.privateKeyPem);
@@ -48,8 +53,9 @@ export class TokenKeys {
     return k;
   }
 
-  /** The key that signs now. */
-  signer(): SigningKey {
+  /** The key that signs now (re-read when this process's copy is stale). */
+  async signer(): Promise<SigningKey> {
+    await this.fresh();
     return this.keys[0]!;
   }
 
@@ -60,6 +66,7 @@ export class TokenKeys {
 
   /** The verifying key with this kid; re-reads the database (rate-limited) when it is unknown here. */
   async verifier(kid: string): Promise<SigningKey | null> {
+    await this.fresh();
     const known = this.keys.find((k) => k.kid === kid);
     if (known) return known;
     if (this.clock.now() - this.loadedAt >= RELOAD_EVERY_MS) await this.reload();
@@ -76,10 +83,14 @@ export class TokenKeys {
 
   /** Stops trusting a superseded key (tokens it signed no longer verify). The signing key cannot be retired. */
   async retire(kid: string): Promise<boolean> {
-    if (this.signer().kid === kid) return false;
+    if ((await this.signer()).kid === kid) return false;
     const gone = await this.store.retire(kid);
     await this.reload();
     return gone;
+  }
+
+  private async fresh(): Promise<void> {
+    if (this.clock.now() - this.loadedAt >= KEYS_STALE_AFTER_MS) await this.reload();
   }
 
   async reload(): Promise<void> {

@@ -55,7 +55,7 @@ export class TokenService {
    * action limit) travels in the token, so the registry knows a narrower token cannot be widened.
    */
   async issue(subject: string, access: readonly Access[], cap: readonly string[] | null = null): Promise<IssuedToken> {
-    const key = this.keys.signer();
+    const key = await this.keys.signer();
     const now = Math.floor(this.clock.now() / 1000);
     const resources = resourcesOf(access);
     const token = await new SignJWT(cap === null ? { access: resources } : { access: resources, wharf_cap: [...cap] })

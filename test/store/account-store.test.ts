@@ -98,9 +98,7 @@ test('users: delete removes the user with their grants, tokens and team membersh
   assert.equal(await m.users.delete(alice.id), false, 'a second delete finds nothing');
 });
 
-test('users: delete removes the grants others hold on the personal namespace (a new account of that name inherits none)', {
-  todo: 'bug: SqliteUsers.delete leaves grants ON the user\'s namespace; a later user or org of the same name inherits them',
-}, async (t) => {
+test('users: delete removes the grants others hold on the personal namespace (a new account of that name inherits none)', async (t) => {
   const { m } = open(t);
   const alice = await m.users.create('alice', 'h', false);
   const bob = await m.users.create('bob', 'h', false);

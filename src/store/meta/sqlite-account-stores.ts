@@ -162,6 +162,9 @@ export class SqliteUsers implements UserStore {
 
   async delete(id: number): Promise<boolean> {
     await pass(this.d);
+    // Roles others hold on the user's personal namespace go too: a later account of that name starts clean.
+    const u = this.d.a.userById.get(id) as { name: string } | undefined;
+    if (u) this.d.a.dropGrantsOn.run(u.name);
     this.d.a.dropGrantsOf.run('user', id);
     this.d.a.dropTokensOf.run('user', id);
     return this.d.a.deleteUser.run(id).changes > 0;
