@@ -1,0 +1,234 @@
+// The admin REST API of a Wharf registry (/api/v1, auth.mode builtin) from the outside: HTTP Basic with
+// the credentials `wharf login` stored in auth.json, TLS as certs.d / --cert-dir / --tls-verify say, and
+// the server's JSON errors turned into AdminApiError with the server's own message.
+import { HttpPools, type HttpResponse } from './http-transport.js';
+import { resolveCredentials } from './auth-file.js';
+import { isInsecure, loadRegistriesConf } from './registries-conf.js';
+import { loadTlsSettings, tlsConnectOptions } from './tls-settings.js';
+import { WharfError } from '../oci/errors.js';
+
+const PREFIX = '/api/v1';
+
+export interface AdminUser { name: string; admin: boolean; createdAt: string }
+export interface AdminOrg { name: string; visibility: Visibility; createdAt: string }
+export interface AdminTeam { name: string; members: string[] }
+export interface AdminRobot { name: string; createdAt: string; expiresAt: string | null; lastUsedAt: string | null }
+export interface CreatedRobot { name: string; secret: string; expiresAt: string | null }
+export interface AdminToken {
+  id: number; name: string; actions: TokenAction[] | null; createdAt: string; expiresAt: string | null;
+  lastUsedAt: string | null; revokedAt: string | null;
+}
+export interface CreatedToken extends AdminToken { secret: string }
+export interface RepoVisibility { name: string; own: Visibility | null; effective: Visibility }
+export interface AuditEntry {
+  id: number; at: string; actor: string; actorKind: string; remote: string; action: string; target: string;
+  outcome: 'ok' | 'denied' | 'failed'; detail: unknown;
+}
+export type Visibility = 'public' | 'private';
+export type Role = 'viewer' | 'editor' | 'admin';
+export type TokenAction = 'pull' | 'push' | 'delete';
+/** Exactly one of the three. */
+export type Principal = { user: string } | { team: string } | { robot: string };
+
+interface Page<T> { items: T[]; next?: string | null }
+
+/** An error the server answered with (its status, code and message). */
+export class AdminApiError extends WharfError {
+  constructor(message: string, readonly status: number, readonly code?: string, readonly detail?: unknown) {
+    super(message);
+  }
+}
+
+/** Something on this side: no stored login, unreachable server. */
+export class AdminClientError extends WharfError {}
+
+export interface AdminClientOptions {
+  /** --authfile */
+  authFile?: string;
+  /** --tls-verify; undefined: as registries.conf says (default verify). */
+  tlsVerify?: boolean;
+  certDir?: string;
+}
+
+/** host[:port] from a registry argument that may carry a scheme or a path (`https://host/v1/`). */
+export function registryHost(arg: string): string {
+  return arg.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+}
+
+/** The username and password `wharf login` stored for `registry`; a clear error when there are none. */
+export async function storedLogin(registry: string, authFile?: string): Promise<{ username: string; password: string }> {
+  const c = await resolveCredentials(registry, undefined, { authFile });
+  if (!c) throw new AdminClientError(`not logged into ${registry}: run \`wharf login ${registry}\` first`);
+  if (!('username' in c)) throw new AdminClientError(`the login stored for ${registry} is an identity token, not a username and password: run \`wharf login ${registry}\` again`);
+  return c;
+}
+
+export class AdminClient {
+  private scheme: 'https' | 'http' = 'https';
+
+  private constructor(
+    readonly registry: string,
+    private readonly authorization: string,
+    private readonly pools: HttpPools,
+    private readonly insecure: boolean,
+  ) {}
+
+  static async open(registry: string, o: AdminClientOptions = {}): Promise<AdminClient> {
+    const creds = await storedLogin(registry, o.authFile);
+    const conf = o.tlsVerify === undefined ? await loadRegistriesConf().catch(() => null) : null;
+    const insecure = o.tlsVerify === false || (conf !== null && isInsecure(conf, registry));
+    const tls = tlsConnectOptions(await loadTlsSettings(registry, { certDir: o.certDir, tlsVerify: !insecure }));
+    const auth = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    return new AdminClient(registry, auth, new HttpPools(tls), insecure);
+  }
+
+  close(): void {
+    this.pools.close();
+  }
+
+  /** One call; the parsed JSON answer, or null for an empty one (204). */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: this.authorization, accept: 'application/json', 'user-agent': 'wharf/0.1' };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await this.send(method, `${PREFIX}${path}`, headers, payload);
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw this.errorFrom(res.statusCode, text);
+    if (text === '') return null as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new AdminClientError(`${this.registry} answered ${method} ${path} with something that is not JSON (is it a Wharf registry?)`);
+    }
+  }
+
+  /** HTTPS first; plain HTTP when insecure and HTTPS fails to connect (the request never arrived then). */
+  private async send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpResponse> {
+    try {
+      return await this.pools.request(`${this.scheme}://${this.registry}${path}`, { method, headers, body });
+    } catch (e) {
+      if (this.scheme === 'https' && this.insecure && !isRefused(e)) {
+        this.scheme = 'http';
+        try {
+          return await this.pools.request(`http://${this.registry}${path}`, { method, headers, body });
+        } catch (e2) {
+          throw connectError(e2, this.registry);
+        }
+      }
+      throw connectError(e, this.registry);
+    }
+  }
+
+  private errorFrom(status: number, text: string): AdminApiError {
+    let code: string | undefined;
+    let message = '';
+    let detail: unknown;
+    try {
+      const e = (JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] }).errors?.[0];
+      code = e?.code;
+      message = e?.message ?? '';
+      detail = e?.detail;
+    } catch { /* not the registry's error shape */ }
+    if (status === 401) {
+      message = `authentication to ${this.registry} failed${message ? ` (${message})` : ''}: log in again with \`wharf login ${this.registry}\``;
+    } else if (status === 404 && code === undefined) {
+      message = `${this.registry} has no admin API here (is it a Wharf registry with auth.mode builtin?)`;
+    } else if (message === '') {
+      message = `${this.registry} answered HTTP ${status}`;
+    }
+    return new AdminApiError(message, status, code, detail);
+  }
+
+  /** Every item of a list the server pages by name (`n`, `last`). */
+  async all<T>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let last: string | null = null;
+    for (let i = 0; i < 10_000; i++) {
+      const q = new URLSearchParams({ n: '1000' });
+      if (last !== null) q.set('last', last);
+      const page = await this.call<Page<T>>('GET', `${path}?${q}`);
+      out.push(...page.items);
+      if (!page.next || page.items.length === 0) break;
+      last = page.next;
+    }
+    return out;
+  }
+
+  // Users.
+  users(): Promise<AdminUser[]> { return this.all<AdminUser>('/users'); }
+  createUser(name: string, password: string, admin: boolean): Promise<AdminUser> { return this.call('POST', '/users', { name, password, admin }); }
+  deleteUser(name: string): Promise<void> { return this.call('DELETE', `/users/${seg(name)}`); }
+  setPassword(name: string, password: string): Promise<void> { return this.call('PUT', `/users/${seg(name)}/password`, { password }); }
+
+  // Organizations and teams.
+  orgs(): Promise<AdminOrg[]> { return this.all<AdminOrg>('/orgs'); }
+  createOrg(name: string, visibility: Visibility): Promise<AdminOrg> { return this.call('POST', '/orgs', { name, visibility }); }
+  deleteOrg(name: string): Promise<void> { return this.call('DELETE', `/orgs/${seg(name)}`); }
+  setOrgVisibility(name: string, visibility: Visibility): Promise<void> { return this.call('PUT', `/orgs/${seg(name)}/visibility`, { visibility }); }
+  async teams(org: string): Promise<AdminTeam[]> { return (await this.call<Page<AdminTeam>>('GET', `/orgs/${seg(org)}/teams`)).items; }
+  createTeam(org: string, name: string): Promise<AdminTeam> { return this.call('POST', `/orgs/${seg(org)}/teams`, { name }); }
+  setMember(org: string, team: string, user: string, member: boolean): Promise<void> {
+    return this.call(member ? 'PUT' : 'DELETE', `/orgs/${seg(org)}/teams/${seg(team)}/members/${seg(user)}`);
+  }
+
+  // Robots.
+  async robots(org: string): Promise<AdminRobot[]> { return (await this.call<Page<AdminRobot>>('GET', `/orgs/${seg(org)}/robots`)).items; }
+  createRobot(org: string, name: string, expiresAt?: string): Promise<CreatedRobot> {
+    return this.call('POST', `/orgs/${seg(org)}/robots`, expiresAt === undefined ? { name } : { name, expiresAt });
+  }
+  deleteRobot(org: string, name: string): Promise<void> { return this.call('DELETE', `/orgs/${seg(org)}/robots/${seg(name)}`); }
+
+  // Grants.
+  grant(namespace: string, principal: Principal, role: Role, repository?: string): Promise<void> {
+    return this.call('PUT', `/namespaces/${seg(namespace)}/grants`, { principal, role, ...(repository === undefined ? {} : { repository }) });
+  }
+  revoke(namespace: string, principal: Principal, repository?: string): Promise<void> {
+    return this.call('POST', `/namespaces/${seg(namespace)}/grants/revoke`, { principal, ...(repository === undefined ? {} : { repository }) });
+  }
+
+  // Repository visibility (null: follow the namespace).
+  setRepoVisibility(name: string, visibility: Visibility | null): Promise<void> { return this.call('PUT', '/repository-visibility', { name, visibility }); }
+  repoVisibility(name: string): Promise<RepoVisibility> { return this.call('GET', `/repository-visibility?${new URLSearchParams({ name })}`); }
+
+  // Personal access tokens.
+  async tokens(): Promise<AdminToken[]> { return (await this.call<Page<AdminToken>>('GET', '/tokens')).items; }
+  createToken(name: string, actions?: TokenAction[], expiresAt?: string): Promise<CreatedToken> {
+    return this.call('POST', '/tokens', { name, ...(actions === undefined ? {} : { actions }), ...(expiresAt === undefined ? {} : { expiresAt }) });
+  }
+  revokeToken(id: number): Promise<void> { return this.call('DELETE', `/tokens/${id}`); }
+
+  // The audit log, newest first.
+  async audit(q: { actor?: string; action?: string; since?: string; n?: number }): Promise<AuditEntry[]> {
+    const p = new URLSearchParams();
+    if (q.n !== undefined) p.set('n', String(q.n));
+    if (q.actor !== undefined) p.set('actor', q.actor);
+    if (q.action !== undefined) p.set('action', q.action);
+    if (q.since !== undefined) p.set('since', q.since);
+    const qs = p.toString();
+    return (await this.call<Page<AuditEntry>>('GET', `/audit${qs ? `?${qs}` : ''}`)).items;
+  }
+}
+
+function seg(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function isRefused(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
+
+function connectError(e: unknown, registry: string): AdminClientError {
+  const code = (e as { code?: string }).code ?? '';
+  const msg = (e as Error).message ?? String(e);
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(msg)) {
+    return new AdminClientError(`TLS verification of ${registry} failed (${code || msg}): pass --cert-dir with its CA, or use --tls-verify=false`);
+  }
+  if (/EPROTO|wrong version number/i.test(code + msg)) return new AdminClientError(`${registry} does not speak HTTPS: use --tls-verify=false for a plain-HTTP registry`);
+  if (code === 'ECONNREFUSED') return new AdminClientError(`cannot connect to ${registry}: connection refused`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new AdminClientError(`cannot resolve ${registry}`);
+  return new AdminClientError(`cannot reach ${registry}: ${msg}`);
+}
