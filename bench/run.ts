@@ -14,7 +14,7 @@
 //                         to check the harness itself (ratios should then be ~1)
 //   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
 //   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
-//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, client, s3, gc (default all five);
+//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, tokens, client, s3, gc (default all six);
 //                         s3 and gc start one Ceph RGW (scripts/services/start-ceph-rgw.sh) for the run
 //   BENCH_GC_BLOBS        small blobs in the garbage-collection store on fs, half garbage (default 100000; 0 skips)
 //   BENCH_GC_S3_BLOBS     the same on S3 (default 20000; 0 skips)
@@ -30,6 +30,7 @@ import { Report } from './report.js';
 import { runClientSection } from './client-section.js';
 import { runServerSection, type Fixtures } from './server-section.js';
 import { runAuthTlsSection } from './auth-tls-section.js';
+import { runTokenSection } from './token-section.js';
 import { startRgw, type Rgw } from './ceph.js';
 import { runGcSection, runS3Section } from './storage-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
@@ -48,13 +49,13 @@ const cfg = {
   connections: envInt('BENCH_CONNECTIONS', 32),
   extraTags: envInt('BENCH_EXTRA_TAGS', 15, 0),
   subject: (process.env.BENCH_SUBJECT ?? 'wharf') as ServerKind,
-  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,client,s3,gc').split(',').map((x) => x.trim())),
+  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,tokens,client,s3,gc').split(',').map((x) => x.trim())),
   gcBlobs: envInt('BENCH_GC_BLOBS', 100000, 0),
   gcS3Blobs: envInt('BENCH_GC_S3_BLOBS', 20000, 0),
   gcConcurrency: envInt('BENCH_GC_CONCURRENCY', 16),
   gcFillSeconds: envInt('BENCH_GC_FILL_SECONDS', 1800),
 };
-const KNOWN_SECTIONS = ['server', 'door', 'client', 's3', 'gc'];
+const KNOWN_SECTIONS = ['server', 'door', 'tokens', 'client', 's3', 'gc'];
 
 async function toolVersions(): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.version };
@@ -128,7 +129,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const needsAll = ['server', 'door', 'client'].some((x) => cfg.sections.has(x));
+    const needsAll = ['server', 'door', 'tokens', 'client'].some((x) => cfg.sections.has(x));
     const fixtures = needsAll || cfg.sections.has('s3') ? await generateFixtures(!needsAll) : undefined;
     const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
     const label1 = cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)';
@@ -144,6 +145,10 @@ async function main(): Promise<number> {
     if (fixtures && cfg.sections.has('door')) {
       // Servers of its own, started per configuration (htpasswd; TLS; both).
       await runAuthTlsSection(report, [label0, label1], { image: fixtures.warm.image, blob: fixtures.blob }, { load, repeat: cfg.repeat, transferTimeoutMs });
+    }
+    if (fixtures && cfg.sections.has('tokens')) {
+      // Its own servers: Wharf with auth.mode builtin; Distribution with htpasswd.
+      await runTokenSection(report, fixtures.warm.image, { load });
     }
     if (fixtures && cfg.sections.has('client')) {
       // Client section: wharf copy vs skopeo copy against one fresh Distribution registry.

@@ -44,6 +44,8 @@ export interface AccountSignInOptions {
 }
 
 export const DEFAULT_BCRYPT_COST = 10;
+/** Last-used times of tokens and robots are kept to the minute. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class AccountSignIn {
   private readonly clock: Clock;
@@ -161,7 +163,7 @@ export class AccountSignIn {
       const robot = org ? await this.meta.orgs.robot(org.id, user.slice(plus + 1)) : null;
       if (!org || !robot || !secretMatches(password, robot.secretHash)) return null;
       if (robot.expiresAt !== null && robot.expiresAt <= this.clock.now()) return null;
-      await this.meta.orgs.robotUsed(robot.id);
+      if (this.due(robot.lastUsedAt)) await this.meta.orgs.robotUsed(robot.id);
       return { subject: { kind: 'robot', id: robot.id, name: user, orgId: org.id, orgName: org.name }, method: 'robot', cap: null, tokenId: null, stamp: robot.secretHash };
     }
     const u = await this.meta.users.byName(user);
@@ -183,8 +185,13 @@ export class AccountSignIn {
       if (r && org && (r.expiresAt === null || r.expiresAt > this.clock.now())) subject = { kind: 'robot', id: r.id, name: `${org.name}+${r.name}`, orgId: org.id, orgName: org.name };
     }
     if (!subject) return null;
-    await this.meta.tokens.used(t.id);
+    if (this.due(t.lastUsedAt)) await this.meta.tokens.used(t.id);
     return { subject, method, cap: (t.actions as RepositoryAction[] | null), tokenId: t.id, stamp: t.secretHash };
+  }
+
+  /** Whether a last-used time is worth writing again (a write per use would cost a commit per request). */
+  private due(lastUsedAt: number | null): boolean {
+    return lastUsedAt === null || this.clock.now() - lastUsedAt >= LAST_USED_RESOLUTION_MS;
   }
 
   private async dummy(): Promise<string> {
