@@ -21,8 +21,9 @@ export async function readLine(prompt: string): Promise<string> {
 export async function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new Error('a password is required: use --password-stdin or run on a terminal');
-  process.stderr.write(prompt);
+  // Raw (no echo) before the prompt shows: a fast typist's first keys must not be echoed.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
