@@ -16,7 +16,24 @@ import type { RepositoryAction, Subject } from './roles.js';
 import { secretHash, secretKindOf, secretMatches } from './secrets.js';
 import { FailureThrottle } from './throttle.js';
 
-export type SignInMethod = 'password' | 'robot' | 'personal-token' | 'refresh-token';
+export type SignInMethod = 'password' | 'htpasswd' | 'robot' | 'personal-token' | 'refresh-token';
+
+/**
+ * Passwords kept outside the database (auth.htpasswd.path with auth.mode builtin). Its users sign in
+ * with the file's password; each gets a row of its own on first sign-in (so that it can be granted
+ * roles, join teams and hold tokens), marked so that no database password ever works for it.
+ */
+export interface ExternalPasswords {
+  /** True when the file holds the user with this password; throws TOOMANYREQUESTS while throttled. */
+  verify(authorization: string, remote: string): Promise<boolean>;
+  /** Whether the file holds the user at all. */
+  has(user: string): boolean;
+  /** Whether configuration names the user a system administrator. */
+  isAdmin(user: string): boolean;
+}
+
+/** The password hash of a user whose password lives in the htpasswd file: matches no password. */
+export const EXTERNAL_PASSWORD = '!htpasswd';
 
 export interface SignedIn {
   subject: Exclude<Subject, { kind: 'anonymous' }>;
@@ -27,6 +44,8 @@ export interface SignedIn {
   tokenId: number | null;
   /** What the credential was checked against (a password hash, a secret hash): a change invalidates it. */
   stamp: string;
+  /** For passwords kept elsewhere: checks the credential again (the file may have changed). */
+  recheck?: () => Promise<boolean>;
 }
 
 export type PasswordVerifier = (password: string, hash: string) => Promise<boolean>;
@@ -36,6 +55,8 @@ export interface AccountSignInOptions {
   verify?: PasswordVerifier;
   /** bcrypt cost of new password hashes. */
   bcryptCost?: number;
+  /** Users whose passwords are in an htpasswd file. */
+  external?: ExternalPasswords;
   cacheTtlMs?: number;
   cacheEntries?: number;
   maxFailuresPerAccount?: number;
@@ -91,7 +112,7 @@ export class AccountSignIn {
       // Counted as a failure until it proves right, so guesses sent at once cannot outrun the throttle.
       if (account) this.perAccount.fail(account);
       this.perAddress.fail(remote);
-      check = this.check(user, password);
+      check = this.check(user, password, authorization, remote);
       this.inFlight.set(key, check);
     }
     let signedIn: SignedIn | null;
@@ -131,6 +152,7 @@ export class AccountSignIn {
     if (s.subject.kind === 'user') {
       const u = await this.meta.users.byId(s.subject.id);
       if (!u) return false;
+      if (s.recheck && !(await s.recheck())) return false;
       // An administrator's flag may change while the credential stays right.
       s.subject.admin = u.admin;
       return s.tokenId !== null || u.passwordHash === s.stamp;
@@ -148,7 +170,7 @@ export class AccountSignIn {
     }
   }
 
-  private async check(user: string, password: string): Promise<SignedIn | null> {
+  private async check(user: string, password: string, authorization: string, remote: string): Promise<SignedIn | null> {
     const kind = secretKindOf(password);
     if (kind === 'personal') {
       const t = await this.meta.tokens.bySecretHash(secretHash(password));
@@ -167,10 +189,35 @@ export class AccountSignIn {
       return { subject: { kind: 'robot', id: robot.id, name: user, orgId: org.id, orgName: org.name }, method: 'robot', cap: null, tokenId: null, stamp: robot.secretHash };
     }
     const u = await this.meta.users.byName(user);
+    const external = this.opts.external;
+    if (external && (u === null ? external.has(user) : u.passwordHash === EXTERNAL_PASSWORD)) {
+      return this.externalSignIn(external, user, authorization, remote);
+    }
     // An unknown user costs one bcrypt check as well, so the time taken does not tell who exists.
+    if (u?.passwordHash === EXTERNAL_PASSWORD) return null; // the file is gone from the configuration
     const ok = await this.verify(password, u?.passwordHash ?? await this.dummy());
     if (!ok || !u) return null;
     return { subject: { kind: 'user', id: u.id, name: u.name, admin: u.admin }, method: 'password', cap: null, tokenId: null, stamp: u.passwordHash };
+  }
+
+  private async externalSignIn(external: ExternalPasswords, user: string, authorization: string, remote: string): Promise<SignedIn | null> {
+    if (!(await external.verify(authorization, remote))) return null;
+    const admin = external.isAdmin(user);
+    // The user's own row, made on first sign-in; a name an organization holds stays the organization's.
+    const row = await this.meta.tx(async (m) => {
+      const existing = await m.users.byName(user);
+      if (existing) {
+        if (existing.admin !== admin) await m.users.setAdmin(existing.id, admin);
+        return { ...existing, admin };
+      }
+      if (await m.orgs.byName(user)) return null;
+      return m.users.create(user, EXTERNAL_PASSWORD, admin);
+    });
+    if (!row || row.passwordHash !== EXTERNAL_PASSWORD) return null;
+    return {
+      subject: { kind: 'user', id: row.id, name: row.name, admin: row.admin }, method: 'htpasswd', cap: null, tokenId: null,
+      stamp: EXTERNAL_PASSWORD, recheck: () => external.verify(authorization, remote),
+    };
   }
 
   private async fromToken(t: TokenRecord, method: SignInMethod): Promise<SignedIn | null> {

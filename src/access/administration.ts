@@ -9,7 +9,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { Clock } from '../config/clock.js';
 import type { MetaStore, MetaTx } from '../store/meta/meta-store.js';
 import type { OrgRecord, Principal, Role, TokenRecord, UserRecord, Visibility } from '../store/meta/account-store.js';
-import type { AccountSignIn } from './account-sign-in.js';
+import { EXTERNAL_PASSWORD, type AccountSignIn } from './account-sign-in.js';
 import { namespaceOf, RolePolicy, type RepositoryAction, type Subject } from './roles.js';
 import { newSecret, secretHash } from './secrets.js';
 import { isValidName } from '../oci/names.js';
@@ -90,6 +90,7 @@ export class Administration {
     assertPassword(password);
     const u = await this.meta.users.byName(name);
     if (!u) throw notFound('user', name);
+    if (u.passwordHash === EXTERNAL_PASSWORD) throw new RegistryError('INVALID', `${name}'s password is kept in the htpasswd file: change it there`);
     await this.meta.users.setPassword(u.id, await this.signIn.hashPassword(password));
   }
 

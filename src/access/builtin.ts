@@ -25,6 +25,8 @@ export interface BuiltinOptions {
   service: string;
   /** How long an OAuth2 refresh token lives, in milliseconds. */
   refreshTokenLifetimeMs: number;
+  /** Releases what the controller was built with (an htpasswd file's watch). */
+  close?: () => Promise<void>;
 }
 
 /** What this controller learnt of a caller while authenticating, kept beside the identity. */
@@ -145,6 +147,7 @@ export class BuiltinAccessController implements AccessController {
   async close(): Promise<void> {
     this.signIn.clear();
     this.tokens.forget();
+    await this.opts.close?.();
   }
 
   private withChallenge(e: unknown, req: AuthRequest): unknown {

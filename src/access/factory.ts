@@ -3,7 +3,8 @@ import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../config/clock.js';
 import type { MetaStore } from '../store/meta/meta-store.js';
 import type { AccessController } from './access-controller.js';
-import { AccountSignIn } from './account-sign-in.js';
+import { AccountSignIn, type ExternalPasswords } from './account-sign-in.js';
+import { RegistryError } from '../oci/errors.js';
 import { AllowAllAccessController } from './allow-all.js';
 import { ensureBootstrapAdmin } from './bootstrap-admin.js';
 import { BuiltinAccessController } from './builtin.js';
@@ -35,11 +36,28 @@ export async function accessControllerFor(auth: Config['auth'], deps: AccessDeps
     case 'builtin': {
       const clock = deps.clock ?? systemClock;
       const b = auth.builtin;
-      const signIn = new AccountSignIn(deps.meta, { clock, bcryptCost: b.bcryptCost });
+      // An htpasswd file beside the accounts: its users sign in with the file's passwords.
+      const file = auth.htpasswd.path === undefined ? null
+        : await HtpasswdAccessController.open({ path: auth.htpasswd.path, realm: auth.htpasswd.realm, logger: deps.logger });
+      const admins = new Set(auth.htpasswd.admins);
+      const external: ExternalPasswords | undefined = file ? {
+        verify: async (authorization, remote) => {
+          try {
+            await file.authenticate({ authorization, remoteAddress: remote, clientCertificate: null });
+            return true;
+          } catch (e) {
+            if (e instanceof RegistryError && e.code === 'UNAUTHORIZED') return false;
+            throw e;
+          }
+        },
+        has: (user) => file.has(user),
+        isAdmin: (user) => admins.has(user),
+      } : undefined;
+      const signIn = new AccountSignIn(deps.meta, { clock, bcryptCost: b.bcryptCost, external });
       await ensureBootstrapAdmin(deps.meta, signIn, deps.adminPassword, deps.announce ?? (() => undefined));
       const keys = await TokenKeys.open(deps.meta, clock);
       const tokens = new TokenService(keys, { issuer: b.issuer, service: b.service, lifetimeS: Math.max(1, Math.round(b.tokenLifetime / 1000)), clock });
-      return new BuiltinAccessController(deps.meta, signIn, tokens, { realm: b.realm ?? null, service: b.service, refreshTokenLifetimeMs: b.refreshTokenLifetime }, keys, clock);
+      return new BuiltinAccessController(deps.meta, signIn, tokens, { realm: b.realm ?? null, service: b.service, refreshTokenLifetimeMs: b.refreshTokenLifetime, close: async () => file?.close() }, keys, clock);
     }
   }
 }

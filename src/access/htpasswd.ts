@@ -190,6 +190,11 @@ export class HtpasswdAccessController implements AccessController {
     throw this.unauthorized();
   }
 
+  /** Whether the file holds this user (auth.mode builtin asks, to send its users here). */
+  has(user: string): boolean {
+    return this.users.has(user);
+  }
+
   async authorize(identity: Identity, wanted: readonly Access[]): Promise<Access[]> {
     return identity.kind === 'user' ? [...wanted] : [];
   }

@@ -71,7 +71,9 @@ export const configSchema = z.object({
     htpasswd: z.object({
       path: z.string().min(1).optional(),
       realm: z.string().min(1).regex(/^[^"\\\r\n]*$/, 'a realm may not hold quotes, backslashes or line breaks').default('wharf'),
-    }).strict().default({ realm: 'wharf' }),
+      /** With auth.mode builtin: the file's users who are system administrators (a list, or names separated by commas). */
+      admins: z.union([z.array(z.string().min(1)), z.string()]).transform((v) => (Array.isArray(v) ? v : v.split(',').map((x) => x.trim()).filter(Boolean))).default([]),
+    }).strict().default({ realm: 'wharf', admins: [] }),
     // auth.mode builtin: accounts, roles and the token service.
     builtin: z.object({
       /** The token endpoint clients are sent to; unset: this server's /token as the client addressed it. */
@@ -85,7 +87,7 @@ export const configSchema = z.object({
       refreshTokenLifetime: duration.default(90 * 24 * 3_600_000),
       bcryptCost: z.coerce.number().int().min(4).max(15).default(10),
     }).strict().default({ service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 }),
-  }).strict().default({ htpasswd: { realm: 'wharf' }, builtin: { service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 } }),
+  }).strict().default({ htpasswd: { realm: 'wharf', admins: [] }, builtin: { service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 } }),
   tls: z.object({
     /** PEM certificate (the leaf first, then any intermediates). */
     cert: z.string().min(1).optional(),
@@ -119,7 +121,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
   'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'manifests.maxSize', 'shutdown.timeout',
-  'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm',
+  'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
