@@ -2,6 +2,7 @@
 // tokens, revocation taking effect at once, throttling, the admin API's errors and OpenAPI document,
 // the audit log, and no secret in any line the server printed.
 import { after, before, describe, test } from 'node:test';
+import { createHmac } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { expectError, req } from './lib/http.js';
 import { ADMIN, ADMIN_PASSWORD, api, apiOk, basic, bearer, startBuiltin, token, type BuiltinServer } from './lib/builtin.js';
@@ -50,6 +51,29 @@ describe('builtin auth: token endpoint, tokens, admin API, audit', () => {
     for (const bad of ['repository:a/../b:pull', 'repository:A/b:pull', 'repository:a%252Fb:pull', 'repository:a//b:pull']) {
       expectError(await req(s.url, `/token?service=wharf&scope=${encodeURIComponent(bad)}`, { headers: alice }), 400, 'NAME_INVALID');
     }
+  });
+
+  test('forged bearer tokens are refused on /v2: a widened claim, alg none, an HMAC (HS256) signature, another issuer, a broken signature', async () => {
+    const good = await token(s, alice, ['repository:alice/app:pull']);
+    const [h, p, sig] = good.token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const widened = enc({ ...claims, access: [{ type: 'repository', name: 'acme/app', actions: ['pull', 'push', 'delete'] }] });
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const forged = [
+      `${h}.${widened}.${sig}`,
+      `${enc({ ...header, alg: 'none' })}.${widened}.`,
+      `${enc({ ...header, alg: 'HS256' })}.${widened}.${createHmac('sha256', JSON.stringify(header)).update(`${h}.${widened}`).digest('base64url')}`,
+      `${h}.${enc({ ...claims, iss: 'someone-else' })}.${sig}`,
+      `${h}.${p}.${sig.slice(0, -4)}AAAA`,
+      'not.a.token',
+    ];
+    for (const t of forged) {
+      const r = await req(s.url, '/v2/acme/app/tags/list', { headers: bearer(t) });
+      expectError(r, 401, 'UNAUTHORIZED');
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
+    }
+    assert.equal((await req(s.url, '/v2/', { headers: bearer(good.token) })).status, 200, 'the untouched token still works');
   });
 
   test('escalation: push elsewhere, `*`, another user\'s namespace — nothing beyond the rules is granted', async () => {
