@@ -56,7 +56,7 @@ async function call(url: string, init: RequestInit = {}): Promise<Response> {
 }
 
 /** Pushes the small image (config, layers, manifest) by plain API calls, with credentials when given. */
-async function pushSmallImage(base: string, repo: string, img: OciImage, dir: string, auth?: string): Promise<void> {
+export async function pushSmallImage(base: string, repo: string, img: OciImage, dir: string, auth?: string): Promise<void> {
   const headers: Record<string, string> = auth ? { Authorization: auth } : {};
   for (const d of [img.config, ...img.layers]) {
     const path = join(dir, 'blobs', 'sha256', d.digest.slice(7));

@@ -12,8 +12,9 @@ import { startDistribution } from '../test/helpers/distribution.js';
 import type { OciImage } from './images.js';
 import { MANIFEST_ACCEPT } from './images.js';
 import { runLoad, type LoadSettings } from './load.js';
+import { pushSmallImage } from './auth-tls-section.js';
 import type { Report } from './report.js';
-import { assertLoopback, errorMessage, log, makeTempDir, runOk } from './util.js';
+import { assertLoopback, errorMessage, log, makeTempDir } from './util.js';
 
 export interface TokenSectionOptions {
   load: LoadSettings;
@@ -27,25 +28,6 @@ const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`
 async function call(url: string, init: RequestInit = {}): Promise<Response> {
   assertLoopback(url);
   return fetch(url, init);
-}
-
-/** Pushes the image by plain API calls (blobs by curl, streamed), with these headers on every request. */
-async function pushImage(base: string, repo: string, img: OciImage, headers: Record<string, string>): Promise<void> {
-  for (const d of [img.config, ...img.layers]) {
-    const post = await call(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
-    const location = post.headers.get('location');
-    await post.arrayBuffer();
-    if (post.status !== 202 || !location) throw new Error(`POST upload → ${post.status}`);
-    const u = new URL(location, base);
-    u.searchParams.set('digest', d.digest);
-    const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    const path = join(img.dir, 'blobs', 'sha256', d.digest.slice(7));
-    const r = await runOk('curl', ['-sS', '-X', 'PUT', '--upload-file', path, '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', ...h, '-o', '/dev/null', '-w', '%{http_code}', u.href], { timeoutMs: 120_000 });
-    if (r.stdout.trim() !== '201') throw new Error(`PUT blob → ${r.stdout.trim()}`);
-  }
-  const res = await call(`${base}/v2/${repo}/manifests/${img.tag}`, { method: 'PUT', headers: { ...headers, 'Content-Type': img.manifest.mediaType }, body: img.manifestJson });
-  if (res.status !== 201) throw new Error(`manifest PUT → ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
 }
 
 async function tokenFor(base: string, auth: string | null, scope: string): Promise<string> {
@@ -78,7 +60,7 @@ export async function runTokenSection(report: Report, img: OciImage, opts: Token
       // The bench organization is public, so the same manifest can be read anonymously.
       const org = await call(`${w.url}/api/v1/orgs`, { method: 'POST', headers: { Authorization: admin, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench', visibility: 'public' }) });
       if (org.status !== 201) throw new Error(`creating the organization → ${org.status}: ${await org.text()}`);
-      await pushImage(w.url, repo, img, { Authorization: admin });
+      await pushSmallImage(w.url, repo, img, img.dir, admin);
       const token = await tokenFor(w.url, admin, `repository:${repo}:pull`);
       for (const [key, method] of [['head', 'HEAD'], ['get', 'GET']] as const) {
         const body = method === 'GET' ? { expectBody: img.manifestJson } : {};
@@ -112,7 +94,7 @@ export async function runTokenSection(report: Report, img: OciImage, opts: Token
     const d = await startDistribution({ extraConfig: ['auth:', '  htpasswd:', '    realm: bench', `    path: ${htpasswd}`].join('\n') });
     try {
       const auth = basic(USER, PASSWORD);
-      await pushImage(d.url, repo, img, { Authorization: auth });
+      await pushSmallImage(d.url, repo, img, img.dir, auth);
       for (const [key, method] of [['head', 'HEAD'], ['get', 'GET']] as const) {
         const res = await runLoad(d.url, { method, path: manifestPath, headers: { Accept: MANIFEST_ACCEPT, Authorization: auth }, ...(method === 'GET' ? { expectBody: img.manifestJson } : {}) }, opts.load);
         vs.sample(key, 1, res.reqPerSec, { ...res });

@@ -8,12 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wharfBin } from '../helpers/server.js';
 import { sampleImage, writeOciLayout } from '../interop/lib/images.js';
 import { ADMIN_PASSWORD, api, basic, startBuiltin, token, type BuiltinServer } from '../api/lib/builtin.js';
+import { isolatedCliEnv } from './lib/isolated-env.js';
 
 interface Run { code: number | null; stdout: string; stderr: string; args: string[] }
 
@@ -80,16 +80,7 @@ describe('wharf admin', () => {
   before(async () => {
     s = await startBuiltin();
     R = s.addr;
-    root = mkdtempSync(join(tmpdir(), 'wharf-admin-cli-'));
-    mkdirSync(join(root, 'home'));
-    mkdirSync(join(root, 'xdg'));
-    writeFileSync(join(root, 'registries.conf'), '');
-    env = {
-      PATH: process.env.PATH, LANG: 'C.UTF-8', HOME: join(root, 'home'), XDG_RUNTIME_DIR: join(root, 'xdg'),
-      XDG_CONFIG_HOME: join(root, 'home', '.config'), CONTAINERS_REGISTRIES_CONF: join(root, 'registries.conf'),
-      // Never used when --authfile is given; a login missing from it must not be found elsewhere.
-      REGISTRY_AUTH_FILE: join(root, 'default.auth.json'),
-    };
+    ({ root, env } = isolatedCliEnv('wharf-admin-cli-'));
     ok(await login('admin', ADMIN_PASSWORD));
   });
 

@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wharfBin } from '../helpers/server.js';
 import { ADMIN_PASSWORD, startBuiltin, type BuiltinServer } from '../api/lib/builtin.js';
+import { isolatedCliEnv } from './lib/isolated-env.js';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -55,15 +55,7 @@ function assertEntry(cfg: DockerConfig, registry: string, username: string, pass
 
 describe('wharf auth kube-secret', () => {
   before(() => {
-    root = mkdtempSync(join(tmpdir(), 'wharf-kube-secret-'));
-    mkdirSync(join(root, 'home'));
-    mkdirSync(join(root, 'xdg'));
-    writeFileSync(join(root, 'registries.conf'), '');
-    env = {
-      PATH: process.env.PATH, LANG: 'C.UTF-8', HOME: join(root, 'home'), XDG_RUNTIME_DIR: join(root, 'xdg'),
-      XDG_CONFIG_HOME: join(root, 'home', '.config'), CONTAINERS_REGISTRIES_CONF: join(root, 'registries.conf'),
-      REGISTRY_AUTH_FILE: join(root, 'default.auth.json'),
-    };
+    ({ root, env } = isolatedCliEnv('wharf-kube-secret-'));
   });
 
   after(() => {
