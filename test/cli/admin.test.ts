@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { wharfBin } from '../helpers/server.js';
 import { sampleImage, writeOciLayout } from '../interop/lib/images.js';
 import { ADMIN_PASSWORD, api, basic, startBuiltin, token, type BuiltinServer } from '../api/lib/builtin.js';
-import { isolatedCliEnv } from './lib/isolated-env.js';
+import { isolatedCliEnv, runWharf } from './lib/isolated-env.js';
 
 interface Run { code: number | null; stdout: string; stderr: string; args: string[] }
 
@@ -31,23 +31,10 @@ let R: string;
 const auth = (name: string): string => join(root, `${name}.auth.json`);
 
 /** `wharf ARGS...` in a private environment; `input` goes to its standard input (which is closed either way). */
-function wharf(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [wharfBin, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const r = { code, stdout, stderr, args };
-      runs.push(r);
-      resolve(r);
-    });
-    child.stdin.end(input);
-  });
+async function wharf(args: string[], input?: string): Promise<Run> {
+  const r = { ...(await runWharf(env, args, input)), args };
+  runs.push(r);
+  return r;
 }
 
 /** An admin command as `who` (their auth file), against the test server. */

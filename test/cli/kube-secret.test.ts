@@ -3,12 +3,11 @@
 // in auth.json, in the shape `kubectl create secret docker-registry` makes; it needs no network.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { wharfBin } from '../helpers/server.js';
 import { ADMIN_PASSWORD, startBuiltin, type BuiltinServer } from '../api/lib/builtin.js';
-import { isolatedCliEnv } from './lib/isolated-env.js';
+import { isolatedCliEnv, runWharf } from './lib/isolated-env.js';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -18,17 +17,7 @@ let root: string;
 let env: NodeJS.ProcessEnv;
 
 function wharf(args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [wharfBin, ...args], { env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.end(input);
-  });
+  return runWharf({ ...env, ...extraEnv }, args, input);
 }
 
 function ok(r: Run): Run {
