@@ -65,6 +65,8 @@ export interface AccountSignInOptions {
 }
 
 export const DEFAULT_BCRYPT_COST = 10;
+/** A check's answer for a generated secret that exists but is revoked or expired. */
+const UNUSABLE = Symbol('revoked or expired');
 /** Last-used times of tokens and robots are kept to the minute. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -75,7 +77,7 @@ export class AccountSignIn {
   private readonly perAccount: FailureThrottle;
   private readonly perAddress: FailureThrottle;
   /** Checks under way by cache key: a burst of requests with one new header pays bcrypt once. */
-  private readonly inFlight = new Map<string, Promise<SignedIn | null>>();
+  private readonly inFlight = new Map<string, Promise<SignedIn | typeof UNUSABLE | null>>();
   private dummyHash: string | null = null;
 
   constructor(private readonly meta: MetaStore, private readonly opts: AccountSignInOptions = {}) {
@@ -115,11 +117,19 @@ export class AccountSignIn {
       check = this.check(user, password, authorization, remote);
       this.inFlight.set(key, check);
     }
-    let signedIn: SignedIn | null;
+    let signedIn: SignedIn | typeof UNUSABLE | null;
     try {
       signedIn = await check;
     } finally {
       if (starter) this.inFlight.delete(key);
+    }
+    if (signedIn === UNUSABLE) {
+      // A real secret, revoked or expired: its holder is no guesser, so it counts against nobody.
+      if (starter) {
+        if (account) this.perAccount.forgive(account);
+        this.perAddress.forgive(remote);
+      }
+      throw new RegistryError('UNAUTHORIZED', 'this token or robot has been revoked or has expired');
     }
     if (!signedIn) throw new RegistryError('UNAUTHORIZED', 'invalid credentials');
     if (starter) {
@@ -170,11 +180,12 @@ export class AccountSignIn {
     }
   }
 
-  private async check(user: string, password: string, authorization: string, remote: string): Promise<SignedIn | null> {
+  private async check(user: string, password: string, authorization: string, remote: string): Promise<SignedIn | typeof UNUSABLE | null> {
     const kind = secretKindOf(password);
     if (kind === 'personal') {
       const t = await this.meta.tokens.bySecretHash(secretHash(password));
       if (!t || t.kind !== 'personal') return null;
+      if (t.revokedAt !== null || (t.expiresAt !== null && t.expiresAt <= this.clock.now())) return UNUSABLE;
       const signedIn = await this.fromToken(t, 'personal-token');
       // The token acts for its owner only: another user's name with it is a mistake, not a sign-in.
       return signedIn && signedIn.subject.name === user ? signedIn : null;
@@ -184,7 +195,7 @@ export class AccountSignIn {
       const org = await this.meta.orgs.byName(user.slice(0, plus));
       const robot = org ? await this.meta.orgs.robot(org.id, user.slice(plus + 1)) : null;
       if (!org || !robot || !secretMatches(password, robot.secretHash)) return null;
-      if (robot.expiresAt !== null && robot.expiresAt <= this.clock.now()) return null;
+      if (robot.expiresAt !== null && robot.expiresAt <= this.clock.now()) return UNUSABLE;
       if (this.due(robot.lastUsedAt)) await this.meta.orgs.robotUsed(robot.id);
       return { subject: { kind: 'robot', id: robot.id, name: user, orgId: org.id, orgName: org.name }, method: 'robot', cap: null, tokenId: null, stamp: robot.secretHash };
     }

@@ -12,29 +12,32 @@ import { ADMIN, apiOk, basic, bearer, startBuiltin, token, withHeaders, type Bui
 const P = 'acme/app';
 const Q = 'pub/app';
 
-type Caller = 'anonymous' | 'outsider' | 'viewer' | 'editor' | 'team member' | 'org admin' | 'robot' | 'pull-only token' | 'revoked token' | 'system admin';
-type Column = 'pull' | 'tags' | 'referrers' | 'push' | 'delete' | 'mount in' | 'mount out' | 'mount own';
+type Caller = 'anonymous' | 'outsider' | 'viewer' | 'editor' | 'team member' | 'org admin' | 'robot' | 'pull-only token' | 'revoked token' | 'expired token' | 'system admin';
+type Column = 'pull' | 'tags' | 'referrers' | 'push' | 'delete' | 'mount in' | 'mount out' | 'mount own' | 'admin API';
 
 // pull/tags/referrers/push/delete on P and on Q (`P|Q`); mount in: into P from Q; mount out: into Q
 // from P; mount own: from P into the caller's own namespace (201 mounted, 202 a plain upload instead).
 // delete asks for a tag that does not exist: 404 means the caller got past the access check.
+// admin API: GET /api/v1/orgs/acme/robots with the caller's credentials (organization admins only; an
+// organization one may not see is not found).
 const MATRIX: Record<Caller, Record<Column, string>> = {
-  'anonymous':       { pull: '401|200', tags: '401|200', referrers: '401|200', push: '401|401', delete: '401|401', 'mount in': '401', 'mount out': '401', 'mount own': '401' },
-  'outsider':        { pull: '403|200', tags: '403|200', referrers: '403|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '202' },
-  'viewer':          { pull: '200|200', tags: '200|200', referrers: '200|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '201' },
-  'editor':          { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '201' },
-  'team member':     { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '201' },
-  'org admin':       { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '404|403', 'mount in': '201', 'mount out': '403', 'mount own': '201' },
-  'robot':           { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '-' },
-  'pull-only token': { pull: '200|200', tags: '200|200', referrers: '200|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '403' },
-  'revoked token':   { pull: '401|401', tags: '401|401', referrers: '401|401', push: '401|401', delete: '401|401', 'mount in': '401', 'mount out': '401', 'mount own': '401' },
-  'system admin':    { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|202', delete: '404|404', 'mount in': '201', 'mount out': '201', 'mount own': '201' },
+  'anonymous':       { pull: '401|200', tags: '401|200', referrers: '401|200', push: '401|401', delete: '401|401', 'mount in': '401', 'mount out': '401', 'mount own': '401', 'admin API': '401' },
+  'outsider':        { pull: '403|200', tags: '403|200', referrers: '403|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '202', 'admin API': '404' },
+  'viewer':          { pull: '200|200', tags: '200|200', referrers: '200|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '201', 'admin API': '403' },
+  'editor':          { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '201', 'admin API': '403' },
+  'team member':     { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '201', 'admin API': '403' },
+  'org admin':       { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '404|403', 'mount in': '201', 'mount out': '403', 'mount own': '201', 'admin API': '200' },
+  'robot':           { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|403', delete: '403|403', 'mount in': '201', 'mount out': '403', 'mount own': '-', 'admin API': '403' },
+  'pull-only token': { pull: '200|200', tags: '200|200', referrers: '200|200', push: '403|403', delete: '403|403', 'mount in': '403', 'mount out': '403', 'mount own': '403', 'admin API': '403' },
+  'revoked token':   { pull: '401|401', tags: '401|401', referrers: '401|401', push: '401|401', delete: '401|401', 'mount in': '401', 'mount out': '401', 'mount own': '401', 'admin API': '401' },
+  'expired token':   { pull: '401|401', tags: '401|401', referrers: '401|401', push: '401|401', delete: '401|401', 'mount in': '401', 'mount out': '401', 'mount own': '401', 'admin API': '401' },
+  'system admin':    { pull: '200|200', tags: '200|200', referrers: '200|200', push: '202|202', delete: '404|404', 'mount in': '201', 'mount out': '201', 'mount own': '201', 'admin API': '200' },
 };
 
 /** Which repositories each caller's catalog shows (of P, Q). */
 const CATALOG: Record<Caller, string[]> = {
   'anonymous': [Q], 'outsider': [Q], 'viewer': [P, Q], 'editor': [P, Q], 'team member': [P, Q], 'org admin': [P, Q],
-  'robot': [P, Q], 'pull-only token': [P, Q], 'revoked token': [], 'system admin': [P, Q],
+  'robot': [P, Q], 'pull-only token': [P, Q], 'revoked token': [], 'expired token': [], 'system admin': [P, Q],
 };
 
 describe('builtin roles: the role × action matrix', () => {
@@ -61,6 +64,7 @@ describe('builtin roles: the role × action matrix', () => {
     const pullOnly = await apiOk(s, editor, 'POST', '/tokens', { name: 'ci pulls', actions: ['pull'] }, 201) as { secret: string };
     const revoked = await apiOk(s, editor, 'POST', '/tokens', { name: 'gone' }, 201) as { id: number; secret: string };
     await apiOk(s, editor, 'DELETE', `/tokens/${revoked.id}`, undefined, 204);
+    const expired = await apiOk(s, editor, 'POST', '/tokens', { name: 'short', expiresAt: new Date(Date.now() + 1500).toISOString() }, 201) as { secret: string };
 
     img = await withHeaders(ADMIN, async () => {
       const i = await pushImage(s.url, P, 'v1');
@@ -77,6 +81,11 @@ describe('builtin roles: the role × action matrix', () => {
     creds.set('robot', basic(robot.name, robot.secret));
     creds.set('pull-only token', basic('editor', pullOnly.secret));
     creds.set('revoked token', basic('editor', revoked.secret));
+    creds.set('expired token', basic('editor', expired.secret));
+    // Until the short token has expired.
+    const listed = await apiOk(s, editor, 'GET', '/tokens', undefined, 200) as { items: { name: string; expiresAt: string }[] };
+    const expiresAt = Date.parse(listed.items.find((t) => t.name === 'short')!.expiresAt);
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 100)));
     creds.set('system admin', ADMIN);
     Object.assign(home, { outsider: 'outsider', viewer: 'viewer', editor: 'editor', 'team member': 'member', 'org admin': 'boss', 'pull-only token': 'editor', 'system admin': 'admin' });
   });
@@ -96,11 +105,13 @@ describe('builtin roles: the role × action matrix', () => {
   };
 
   const attempt = async (caller: Caller, column: Column, repo: string): Promise<number> => {
+    if (column === 'admin API') return (await req(s.url, '/api/v1/orgs/acme/robots', { headers: creds.get(caller) ?? {} })).status;
     const scopes: Record<Column, string[]> = {
       pull: [`repository:${repo}:pull`], tags: [`repository:${repo}:pull`], referrers: [`repository:${repo}:pull`],
       push: [`repository:${repo}:pull,push`], delete: [`repository:${repo}:delete`],
       'mount in': [`repository:${P}:pull,push`, `repository:${Q}:pull`], 'mount out': [`repository:${Q}:pull,push`, `repository:${P}:pull`],
       'mount own': [`repository:${home[caller] ?? 'nobody'}/own:pull,push`, `repository:${P}:pull`],
+      'admin API': [],
     };
     const t = await tokenFor(caller, scopes[column]);
     if ('refused' in t) return t.refused;
@@ -114,6 +125,7 @@ describe('builtin roles: the role × action matrix', () => {
       'mount in': ['POST', `/v2/${P}/blobs/uploads/?mount=${layer}&from=${Q}`],
       'mount out': ['POST', `/v2/${Q}/blobs/uploads/?mount=${layer}&from=${P}`],
       'mount own': ['POST', `/v2/${home[caller] ?? 'nobody'}/own/blobs/uploads/?mount=${layer}&from=${P}`],
+      'admin API': ['GET', '/api/v1/orgs/acme/robots'],
     };
     const [method, path] = paths[column];
     return (await req(s.url, path, { method, headers: t.headers })).status;
