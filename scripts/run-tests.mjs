@@ -5,7 +5,7 @@
 //   WHARF_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) set: that endpoint is used, nothing is started.
 //   Arguments: test paths instead of dist/test (the S3 pass of dist/test/api runs only with the default).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -77,6 +77,35 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+// Every line any `wharf serve` of the suite prints is kept here (test/helpers/server.ts), and searched
+// at the end for anything that looks like a secret: a generated one, a JWT, a Basic or Bearer header.
+const logDir = mkdtempSync(join(tmpdir(), 'wharf-test-logs-'));
+process.env.WHARF_TEST_LOG_DIR = logDir;
+const SECRET_PATTERNS = [
+  [/wharf_(?:pat|rt|robot)_[A-Za-z0-9_-]{20,}/, 'a generated secret'],
+  [/eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, 'a JWT'],
+];
+/** A Basic credential: base64 that decodes to user:password. */
+function hasBasicCredential(line) {
+  for (const m of line.matchAll(/\bBasic ([A-Za-z0-9+/]{6,}={0,2})/g)) {
+    if (/^[\x20-\x7e]+:[\x20-\x7e]+$/.test(Buffer.from(m[1], 'base64').toString('latin1'))) return true;
+  }
+  return false;
+}
+
+function secretsInLogs() {
+  const found = [];
+  let lines = 0;
+  for (const f of readdirSync(logDir)) {
+    for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
+      lines++;
+      for (const [re, what] of SECRET_PATTERNS) if (re.test(line)) found.push(`${what} in ${f}: ${line.slice(0, 300)}`);
+      if (hasBasicCredential(line)) found.push(`a Basic credential in ${f}: ${line.slice(0, 300)}`);
+    }
+  }
+  return { found, lines };
+}
+
 let status;
 try {
   if (!process.env.WHARF_TEST_S3_ENDPOINT) await startCeph();
@@ -93,4 +122,9 @@ try {
 } finally {
   stopCeph();
 }
+const { found, lines } = secretsInLogs();
+console.log(`# ${lines} server log lines searched for secrets: ${found.length} found`);
+for (const f of found.slice(0, 20)) console.log(`#   ${f}`);
+if (found.length > 0 && status === 0) status = 1;
+rmSync(logDir, { recursive: true, force: true });
 process.exit(status);

@@ -1,6 +1,6 @@
 // Starts a real `wharf serve` process on an ephemeral loopback port for black-box and interop tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,12 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfServer> 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // scripts/run-tests.mjs searches every server line of the suite for secrets afterwards.
+  const logDir = process.env.WHARF_TEST_LOG_DIR;
+  if (logDir) {
+    const file = join(logDir, `wharf-${proc.pid}.log`);
+    for (const stream of [proc.stdout!, proc.stderr!]) stream.on('data', (b: Buffer) => { appendFileSync(file, b); });
+  }
   let stderr = '';
   proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); if (process.env.WHARF_TEST_VERBOSE) process.stderr.write(b); });
   const listening = await new Promise<{ addr: string; scheme: 'http' | 'https' }>((resolve, reject) => {
