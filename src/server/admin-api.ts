@@ -69,7 +69,11 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
     { method: 'DELETE', path: '/users/{user}', summary: 'Delete a user, with their memberships, grants and tokens', status: 204,
       handle: async ({ actor, params }) => { await admin.deleteUser(actor, params.user!); return { status: 204, audit: { action: 'user.delete', target: params.user! } }; } },
     { method: 'PUT', path: '/users/{user}/password', summary: 'Set a password (one\'s own, or anyone\'s as an administrator)', body: S.password, status: 204,
-      handle: async ({ actor, params, body }) => {
+      handle: async ({ actor, params, body, req }) => {
+        // One's own password is changed with the password itself: a leaked token must not take the account.
+        if (!(actor.kind === 'user' && actor.admin) && signIns.get(req) !== 'password') {
+          throw new RegistryError('DENIED', 'sign in with your current password (not a token) to change it');
+        }
         await admin.setPassword(actor, params.user!, (body as z.infer<typeof S.password>).password);
         return { status: 204, audit: { action: 'user.password', target: params.user! } };
       } },
@@ -221,8 +225,10 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
     });
     // A token limited to some image actions is not a key to the administration.
     if (signedIn.cap !== null) throw new RegistryError('DENIED', 'this access token is limited to image actions; use one without a limit');
+    signIns.set(req, signedIn.method);
     return signedIn.subject;
   };
+  const signIns = new WeakMap<FastifyRequest, string>();
 
   for (const route of routes) {
     const url = PREFIX + route.path.replace(/\{(\w+)\}/g, ':$1');

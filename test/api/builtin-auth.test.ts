@@ -117,6 +117,10 @@ describe('builtin auth: token endpoint, tokens, admin API, audit', () => {
     await apiOk(s, alice, 'DELETE', `/tokens/${made.id}`, undefined, 204);
     expectError(await req(s.url, '/v2/', { headers: withToken }), 401, 'UNAUTHORIZED');
     expectError(await req(s.url, '/token?service=wharf', { headers: withToken }), 401, 'UNAUTHORIZED');
+    // A token cannot change its owner's password (a leaked token must not take the account).
+    const other0 = await apiOk(s, alice, 'POST', '/tokens', { name: 'leaky' }, 201) as { secret: string };
+    secrets.push(other0.secret);
+    expectError(await api(s, basic('alice', other0.secret), 'PUT', '/users/alice/password', { password: 'taken-over-1' }), 403, 'DENIED');
     // Another user's name with a token is refused too.
     const other = await apiOk(s, alice, 'POST', '/tokens', { name: 'ci' }, 201) as { secret: string };
     secrets.push(other.secret);
