@@ -5,6 +5,9 @@
 // is in the README.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pushImage, type Image } from './lib/registry.js';
 import { req } from './lib/http.js';
 import { ADMIN, apiOk, basic, bearer, startBuiltin, token, withHeaders, type BuiltinServer } from './lib/builtin.js';
@@ -149,6 +152,18 @@ describe('builtin roles: the role × action matrix', () => {
     await withHeaders(ADMIN, async () => {
       const r = await req(s.url, `/v2/${Q}/blobs/uploads/?mount=${img.layers[0]!.digest}&from=${P}`, { method: 'POST' });
       assert.equal(r.status, 201);
+    });
+  });
+
+  test('the README shows this very table', () => {
+    const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('| caller | pull P\\|Q');
+    assert.ok(start >= 0, 'the matrix is in the README');
+    const rows = readme.slice(start).split('\n').slice(2).filter((l) => l.startsWith('| ')).slice(0, Object.keys(MATRIX).length);
+    const columns = ['pull', 'tags', 'referrers', 'push', 'delete', 'mount in', 'mount out', 'mount own', 'admin API'] as Column[];
+    const cells = (line: string): string[] => line.split(/(?<!\\)\|/).slice(2, -1).map((c) => c.trim().replace(/\\\|/g, '|').replace('—', '-'));
+    (Object.keys(MATRIX) as Caller[]).forEach((caller, i) => {
+      assert.deepEqual(cells(rows[i]!), columns.map((c) => MATRIX[caller][c]), `README row ${i + 1} is ${caller}`);
     });
   });
 
