@@ -6,6 +6,7 @@ import { RegistryContext, type RegistryLimits } from './context.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
 import { ListingService } from './listing.js';
+import { checkReadiness, type Readiness } from './readiness.js';
 
 export class Registry {
   readonly ctx: RegistryContext;
@@ -18,6 +19,11 @@ export class Registry {
     this.blobs = new BlobService(this.ctx);
     this.manifests = new ManifestService(this.ctx);
     this.listing = new ListingService(this.ctx);
+  }
+
+  /** Whether the database and the blob store answer (GET /readyz). */
+  readiness(): Promise<Readiness> {
+    return checkReadiness(this.ctx.meta, this.ctx.blobs);
   }
 
   get events() {

@@ -88,7 +88,19 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     reply.code(404).type('application/json').send(JSON.stringify(new RegistryError('UNSUPPORTED', 'not found', { status: 404 }).toBody()));
   });
 
+  // Liveness: the process answers. Readiness: its database and blob store answer too (503 otherwise).
   app.get('/healthz', async (_req, reply) => { reply.type('application/json').send('{"status":"ok"}'); });
+  app.get('/readyz', async (req, reply) => {
+    const r = await registry.readiness();
+    const checks: Record<string, string> = {};
+    for (const [name, c] of Object.entries(r.checks)) {
+      checks[name] = c.ok ? 'ok' : 'failing';
+      // The reason goes to the log only: the probe is open to anyone, and errors can name paths and hosts.
+      if (!c.ok) req.log.warn({ check: name, error: c.error }, 'not ready');
+    }
+    reply.code(r.ready ? 200 : 503).header('Cache-Control', 'no-store').type('application/json')
+      .send(JSON.stringify({ status: r.ready ? 'ready' : 'unready', checks }));
+  });
 
   // Without a listener Node answers `Expect: 100-continue` before any handler runs; the /v2 pre-handler
   // sends it only once the request is allowed, so a refused request never has its body sent.

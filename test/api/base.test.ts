@@ -15,6 +15,13 @@ describe('API base', () => {
     if (res.body.length > 0) parseJson(res);
   });
 
+  test('GET /healthz and GET /readyz answer 200: the process lives, its database and blob store answer', async () => {
+    expectStatus(await req(s.url, '/healthz'), 200);
+    const ready = await req(s.url, '/readyz');
+    expectStatus(ready, 200);
+    assert.deepEqual(parseJson(ready), { status: 'ready', checks: { database: 'ok', storage: 'ok' } });
+  });
+
   test('HEAD /v2/ answers 200 with the version header and no body', async () => {
     const res = await req(s.url, '/v2/', { method: 'HEAD' });
     expectStatus(res, 200);

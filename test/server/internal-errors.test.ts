@@ -162,3 +162,56 @@ describe('a store that throws answers 500 UNKNOWN', () => {
     }
   });
 });
+
+describe('GET /readyz', () => {
+  test('200 when the database and the blob store answer', async () => {
+    const r = await serve();
+    try {
+      const res = await req(r.url, '/readyz');
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body.toString()), { status: 'ready', checks: { database: 'ok', storage: 'ok' } });
+      assert.equal((await req(r.url, '/healthz')).status, 200);
+    } finally {
+      await stop(r);
+    }
+  });
+
+  test('503 naming the failing store, without its error text; /healthz stays 200', async () => {
+    for (const [wrapBlobs, wrapMeta, failing] of [
+      [(b: BlobStore) => throwing(b, 'stat'), undefined, 'storage'],
+      [undefined, (m: MetaStore) => throwing(m, 'leases.get'), 'database'],
+    ] as const) {
+      const r = await serve(wrapBlobs, wrapMeta);
+      try {
+        const res = await req(r.url, '/readyz');
+        assert.equal(res.status, 503, failing);
+        const body = JSON.parse(res.body.toString()) as { status: string; checks: Record<string, string> };
+        assert.equal(body.status, 'unready');
+        assert.equal(body.checks[failing], 'failing');
+        assert.ok(!res.body.toString().includes(SECRET_DETAIL), 'the error text reached the client');
+        assert.equal((await req(r.url, '/healthz')).status, 200);
+      } finally {
+        await stop(r);
+      }
+    }
+  });
+
+  test('a store that does not answer makes the process unready within the bound, not the probe hang', async () => {
+    const hanging = (b: BlobStore): BlobStore => new Proxy(b, {
+      get(t, prop, receiver) {
+        const v = Reflect.get(t, prop, receiver) as unknown;
+        if (prop === 'stat') return () => new Promise(() => undefined);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const r = await serve(hanging);
+    try {
+      const t0 = Date.now();
+      const res = await req(r.url, '/readyz');
+      assert.equal(res.status, 503);
+      assert.ok(Date.now() - t0 < 5000, `answered after ${Date.now() - t0} ms`);
+    } finally {
+      await stop(r);
+    }
+  });
+});
