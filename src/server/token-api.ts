@@ -47,9 +47,11 @@ export function registerTokenApi(app: FastifyInstance, controller: BuiltinAccess
     }
   };
 
-  const grantAndIssue = async (req: FastifyRequest, g: Grant): Promise<Record<string, unknown>> => {
+  /** Issues the token; returns the response fields and the scope as asked (parsed once). */
+  const grantAndIssue = async (req: FastifyRequest, g: Grant): Promise<{ body: Record<string, unknown>; asked: string }> => {
     checkService(g.service);
-    const wanted = accessesOf(parseScopes(g.scopes));
+    const asked = parseScopes(g.scopes);
+    const wanted = accessesOf(asked);
     const subject = g.signedIn?.subject ?? { kind: 'anonymous' as const };
     const granted = await controller.grantable(subject, g.signedIn?.cap ?? null, wanted);
     const issued = await controller.tokens.issue(g.subject, granted, g.signedIn?.cap ?? null);
@@ -71,16 +73,16 @@ export function registerTokenApi(app: FastifyInstance, controller: BuiltinAccess
     if (g.signedIn) {
       await audit.record(req, {
         actor: g.subject, actorKind: g.signedIn.subject.kind, action: 'token.issue', target: service, outcome: 'ok',
-        detail: { method: g.signedIn.method, asked: formatScope(parseScopes(g.scopes)), granted: formatScope(issued.access) },
+        detail: { method: g.signedIn.method, asked: formatScope(asked), granted: formatScope(issued.access) },
       });
     }
-    return body;
+    return { body, asked: formatScope(asked) };
   };
 
   app.get('/token', async (req: FastifyRequest, reply: FastifyReply) => {
     const q = new URLSearchParams(req.raw.url!.slice(req.raw.url!.indexOf('?') + 1 || req.raw.url!.length));
     const signedIn = await signInBasic(req);
-    const body = await grantAndIssue(req, {
+    const { body } = await grantAndIssue(req, {
       subject: signedIn?.subject.name ?? '', signedIn, scopes: q.getAll('scope'), service: q.get('service') ?? undefined,
       offline: q.get('offline_token') === 'true', clientId: q.get('client_id') ?? undefined,
     });
@@ -116,12 +118,11 @@ export function registerTokenApi(app: FastifyInstance, controller: BuiltinAccess
       }
       throw e;
     }
-    const body = await grantAndIssue(req, {
+    const { body, asked: scope } = await grantAndIssue(req, {
       subject: signedIn.subject.name, signedIn, scopes: form.getAll('scope'), service: form.get('service') ?? undefined,
       // A refresh grant keeps the refresh token it came with; a password grant asks for one with access_type.
       offline: grantType === 'password' && form.get('access_type') === 'offline', clientId: form.get('client_id') ?? undefined,
     });
-    const scope = formatScope(parseScopes(form.getAll('scope')));
     reply.header('Cache-Control', 'no-store').type('application/json').send(JSON.stringify({
       access_token: body.access_token, token_type: 'Bearer', expires_in: body.expires_in, issued_at: body.issued_at, scope,
       ...(body.refresh_token ? { refresh_token: body.refresh_token } : {}),
