@@ -1,11 +1,13 @@
-// `npm test` after the build: starts what the tests need (a Ceph RGW for the S3 driver, with its state
-// in a temp folder, on free loopback ports), runs every test file, then the black-box API suite a
-// second time over S3, and stops Ceph however the run ends.
+// `npm test` after the build: starts what the tests need (a Ceph RGW for the S3 driver and a PostgreSQL
+// for the postgres MetaStore, each with its state in a temp folder, on free loopback ports), runs every
+// test file, then the black-box API suite a second time in the scale-out setup (S3 and PostgreSQL), and
+// stops both services however the run ends.
 //
-//   WHARF_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) set: that endpoint is used, nothing is started.
-//   Arguments: test paths instead of dist/test (the S3 pass of dist/test/api runs only with the default).
+//   WHARF_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) set: that endpoint is used, Ceph is not started.
+//   WHARF_TEST_POSTGRES_URL set: that server is used (the tests create and drop databases on it).
+//   Arguments: test paths instead of dist/test (the second pass of dist/test/api runs only with the default).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,6 +60,27 @@ async function startCeph() {
   process.env.WHARF_TEST_S3_REGION = vars.S3_REGION;
 }
 
+let pgDir = null;
+function stopPostgres() {
+  if (!pgDir) return;
+  const dir = pgDir;
+  pgDir = null;
+  spawnSync(join(services, 'stop-postgres.sh'), [join(dir, 'data')], { stdio: 'inherit' });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function startPostgres() {
+  pgDir = mkdtempSync(join(tmpdir(), 'wharf-pg-'));
+  // As root the server runs as the postgres user, which must be able to reach its folder.
+  chmodSync(pgDir, 0o711);
+  const r = spawnSync(join(services, 'start-postgres.sh'), [join(pgDir, 'data'), String(await freePort())],
+    { env: { ...process.env, PG_DB: 'wharf' }, stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`PostgreSQL did not start (exit ${r.status ?? r.signal}); is it installed? (apt-get install postgresql)`);
+  const url = /DATABASE_URL=(\S+)/.exec(r.stdout.toString())?.[1];
+  if (!url) throw new Error('start-postgres.sh printed no DATABASE_URL');
+  process.env.WHARF_TEST_POSTGRES_URL = url;
+}
+
 let child = null;
 function runNodeTest(paths, extraEnv = {}) {
   return new Promise((resolve) => {
@@ -73,6 +96,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
     }
     stopCeph();
+    stopPostgres();
     process.exit(130);
   });
 }
@@ -108,19 +132,21 @@ function secretsInLogs() {
 
 let status;
 try {
+  if (!process.env.WHARF_TEST_POSTGRES_URL) await startPostgres();
   if (!process.env.WHARF_TEST_S3_ENDPOINT) await startCeph();
   const paths = process.argv.slice(2);
   status = await runNodeTest(paths.length > 0 ? paths : ['dist/test']);
   if (paths.length === 0) {
-    console.log('# the black-box API suite again, over the S3 driver');
-    const s3 = await runNodeTest(['dist/test/api'], { WHARF_TEST_STORAGE: 's3' });
-    if (status === 0) status = s3;
+    console.log('# the black-box API suite again, scaled out: blobs on S3, metadata on PostgreSQL');
+    const scaledOut = await runNodeTest(['dist/test/api'], { WHARF_TEST_STORAGE: 's3', WHARF_TEST_META: 'postgres' });
+    if (status === 0) status = scaledOut;
   }
 } catch (e) {
   console.error(String(e instanceof Error ? e.message : e));
   status = 1;
 } finally {
   stopCeph();
+  stopPostgres();
 }
 const { found, lines } = secretsInLogs();
 console.log(`# ${lines} server log lines searched for secrets: ${found.length} found`);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { systemClock, type Clock } from '../config/clock.js';
 import { RegistryError } from '../oci/errors.js';
-import type { MetaStore } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type MetaStore } from '../store/meta/meta-store.js';
 import type { TokenRecord } from '../store/meta/account-store.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import type { RepositoryAction, Subject } from './roles.js';
@@ -216,6 +216,7 @@ export class AccountSignIn {
     const admin = external.isAdmin(user);
     // The user's own row, made on first sign-in; a name an organization holds stays the organization's.
     const row = await this.meta.tx(async (m) => {
+      await m.lock(ACCOUNT_NAMES_LOCK);
       const existing = await m.users.byName(user);
       if (existing) {
         if (existing.admin !== admin) await m.users.setAdmin(existing.id, admin);

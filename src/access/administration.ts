@@ -7,7 +7,7 @@
 // Generated secrets (robot secrets, access tokens) are returned once and kept only as hashes.
 import { RegistryError } from '../oci/errors.js';
 import type { Clock } from '../config/clock.js';
-import type { MetaStore, MetaTx } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type MetaStore, type MetaTx } from '../store/meta/meta-store.js';
 import type { OrgRecord, Principal, Role, TokenRecord, UserRecord, Visibility } from '../store/meta/account-store.js';
 import { EXTERNAL_PASSWORD, type AccountSignIn } from './account-sign-in.js';
 import { namespaceOf, RolePolicy, type RepositoryAction, type Subject } from './roles.js';
@@ -60,6 +60,7 @@ export class Administration {
     assertPassword(password);
     const hash = await this.signIn.hashPassword(password);
     return this.meta.tx(async (m) => {
+      await m.lock(ACCOUNT_NAMES_LOCK);
       await this.assertNameFree(m, name);
       return m.users.create(name, hash, admin);
     });
@@ -107,6 +108,7 @@ export class Administration {
     if (actor.kind !== 'user') throw denied('robots cannot create organizations');
     assertAccountName('organization', name);
     return this.meta.tx(async (m) => {
+      await m.lock(ACCOUNT_NAMES_LOCK);
       await this.assertNameFree(m, name);
       const org = await m.orgs.create(name, visibility);
       // Whoever creates it administers it (a system administrator needs no grant).
@@ -167,6 +169,7 @@ export class Administration {
     const org = await this.adminOf(actor, orgName);
     assertAccountName('team', team);
     await this.meta.tx(async (m) => {
+      await m.lock(ACCOUNT_NAMES_LOCK);
       if (await m.orgs.team(org.id, team)) throw new RegistryError('CONFLICT', `team ${orgName}/${team} exists`);
       await m.orgs.createTeam(org.id, team);
     });
@@ -228,6 +231,7 @@ export class Administration {
     assertAccountName('robot', name);
     const secret = newSecret('robot');
     await this.meta.tx(async (m) => {
+      await m.lock(ACCOUNT_NAMES_LOCK);
       if (await m.orgs.robot(org.id, name)) throw new RegistryError('CONFLICT', `robot ${orgName}+${name} exists`);
       await m.orgs.createRobot(org.id, name, secretHash(secret), expiresAt);
     });

@@ -2,7 +2,7 @@
 // as. Its password comes from WHARF_ADMIN_PASSWORD, or is made here and handed to `announce` once (the
 // server prints it on stderr, outside the log); only its bcrypt hash is kept.
 import { randomBytes } from 'node:crypto';
-import type { MetaStore } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type MetaStore } from '../store/meta/meta-store.js';
 import type { AccountSignIn } from './account-sign-in.js';
 
 export const BOOTSTRAP_ADMIN = 'admin';
@@ -16,6 +16,7 @@ export async function ensureBootstrapAdmin(
   const hash = await signIn.hashPassword(chosen);
   // In one unit of work: of several processes starting on a new database, one makes the account.
   const made = await meta.tx(async (m) => {
+    await m.lock(ACCOUNT_NAMES_LOCK);
     if ((await m.users.count()) > 0 || (await m.orgs.byName(BOOTSTRAP_ADMIN))) return false;
     await m.users.create(BOOTSTRAP_ADMIN, hash, true);
     return true;

@@ -47,6 +47,7 @@ export class TokenKeys {
     const k = new TokenKeys(meta.signingKeys, clock);
     const made = await newKeyPem();
     await meta.tx(async (m) => {
+      await m.lock('signing-keys');
       if ((await m.signingKeys.current()).length === 0) await m.signingKeys.add(made.kid, made.pem);
     });
     await k.reload();

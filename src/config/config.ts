@@ -49,6 +49,15 @@ export const configSchema = z.object({
       redirect: boolish.default(false),
     }).strict().default({ prefix: '', forcePathStyle: false, redirect: false }),
   }).strict().default({ driver: 'fs', fsync: true, s3: { prefix: '', forcePathStyle: false, redirect: false } }),
+  // Where the facts live: SQLite in the data directory (one process), or a PostgreSQL that several processes share.
+  meta: z.object({
+    driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
+    postgres: z.object({
+      /** A libpq URL (postgres://user:password@host:5432/db?sslmode=require); unset: the PG* variables apply. */
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL').optional(),
+      maxConnections: z.coerce.number().int().min(1).max(1000).default(10),
+    }).strict().default({ maxConnections: 10 }),
+  }).strict().default({ driver: 'sqlite', postgres: { maxConnections: 10 } }),
   uploads: z.object({
     ttl: duration.default(24 * 3_600_000),
     sweepInterval: duration.default(10 * 60_000),
@@ -120,6 +129,7 @@ type RawConfig = Record<string, unknown>;
 export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
+  'meta.driver', 'meta.postgres.url', 'meta.postgres.maxConnections',
   'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',

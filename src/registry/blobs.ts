@@ -6,7 +6,7 @@ import { RegistryError } from '../oci/errors.js';
 import { parseDigest, tryParseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/names.js';
 import type { ByteRange, UploadPosition } from '../store/blobs/blob-store.js';
-import type { UploadRecord } from '../store/meta/meta-store.js';
+import { repositoryLock, type UploadRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
@@ -164,6 +164,7 @@ export class BlobService {
     // The source's link is checked again where the new link is made: while a repository links a blob
     // its bytes stay (see gc.ts), so the new link can never point at bytes a collector removed meanwhile.
     const linked = await this.ctx.meta.tx(async (m) => {
+      await m.lock(repositoryLock(sourceId!));
       if (!(await m.blobs.get(sourceId!, digest))) return false;
       return m.blobs.link(repoId, digest, size);
     });

@@ -27,7 +27,7 @@
 // A dry run reads the same and computes the same report, and changes nothing.
 import type { Clock } from '../config/clock.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
-import type { MetaStore } from '../store/meta/meta-store.js';
+import { repositoryLock, type MetaStore } from '../store/meta/meta-store.js';
 import { planRepository, type RepositoryPlan } from './gc-plan.js';
 
 export interface GcDeps {
@@ -119,6 +119,8 @@ export async function collectGarbage(d: GcDeps, o: GcOptions): Promise<GcReport>
 async function markAndSweepRepository(d: GcDeps, repoId: number, plan: { untagged: boolean; graceBefore: number }, dryRun: boolean): Promise<RepositoryPlan> {
   if (dryRun) return planRepository(await d.meta.gc.graph(repoId), plan);
   return d.meta.tx(async (m) => {
+    // Pushes to the repository wait until the plan is carried out (on PostgreSQL; SQLite's writers are serial).
+    await m.lock(repositoryLock(repoId));
     const p = planRepository(await m.gc.graph(repoId), plan);
     for (const digest of p.deleteManifests) {
       await m.manifests.delete(repoId, digest);

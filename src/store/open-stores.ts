@@ -7,6 +7,7 @@ import type { Clock } from '../config/clock.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { openBlobStore } from './blobs/factory.js';
 import type { MetaStore } from './meta/meta-store.js';
+import { openPostgresMetaStore } from './meta/postgres-meta-store.js';
 import { SqliteMetaStore } from './meta/sqlite-meta-store.js';
 
 export interface Stores {
@@ -19,6 +20,8 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true });
   const blobs = await openBlobStore({ dataDir, storage: config.storage });
-  const meta = new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync, clock });
+  const meta = config.meta.driver === 'postgres'
+    ? await openPostgresMetaStore({ url: config.meta.postgres.url, maxConnections: config.meta.postgres.maxConnections, clock })
+    : new SqliteMetaStore({ path: join(dataDir, 'meta.db'), durable: config.storage.fsync, clock });
   return { dataDir, blobs, meta };
 }

@@ -91,7 +91,7 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       await m.close();
     });
 
-    test('a unit of work commits whole or not at all; other calls wait for it', async () => {
+    test('a unit of work commits whole or not at all, is not seen before it commits, and is serialized by its locks', async () => {
       const m = await h.create(new FakeClock());
       const r = await m.repositories.ensure('tx');
       await assert.rejects(m.tx(async (t) => {
@@ -102,20 +102,29 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       assert.equal(await m.manifests.get(r, d('e')), null);
       assert.equal(await m.tags.resolve(r, 'gone'), null);
 
-      let outsideSaw: unknown = 'not yet';
-      let outside: Promise<void> | null = null;
-      const done = m.tx(async (t) => {
+      // Nothing a unit of work does is seen from outside before it commits (SQLite makes the outside
+      // call wait; PostgreSQL shows it the state before): here it never commits.
+      let outside: Promise<string | null> | null = null;
+      await assert.rejects(m.tx(async (t) => {
         await t.manifests.put(r, manifest(d('f')), []);
-        // A call from outside the unit of work, made while it is open, sees its end state.
-        outside = m.tags.resolve(r, 'kept').then((x) => { outsideSaw = x?.digest ?? null; });
+        await t.tags.move(r, 'dirty', d('f'));
+        outside = m.tags.resolve(r, 'dirty').then((x) => x?.digest ?? null);
         await new Promise((res) => setTimeout(res, 20));
-        assert.equal(outsideSaw, 'not yet', 'the outside call waited');
-        await t.tags.move(r, 'kept', d('f'));
+        throw new Error('abandon');
+      }), /abandon/);
+      assert.equal(await outside, null, 'an uncommitted tag was seen from outside');
+
+      // Units of work that take the same lock run one after another, each seeing what the one before did.
+      // (On PostgreSQL each runs on a connection of its own from the pool.)
+      const step = () => m.tx(async (t) => {
+        await t.lock('contract-counter');
+        const n = (await t.tags.list(r, {})).filter((x) => x.startsWith('step-')).length;
+        await new Promise((res) => setTimeout(res, 20));
+        await t.manifests.put(r, manifest(d('f')), []);
+        await t.tags.move(r, `step-${n}`, d('f'));
       });
-      assert.equal(await m.tx(async (t) => (await t.tags.resolve(r, 'kept'))?.digest), d('f'), 'units of work run one after another');
-      await done;
-      await outside;
-      assert.equal(outsideSaw, d('f'));
+      await Promise.all([step(), step(), step()]);
+      assert.deepEqual((await m.tags.list(r, {})).filter((x) => x.startsWith('step-')), ['step-0', 'step-1', 'step-2']);
       await m.close();
     });
 

@@ -7,6 +7,8 @@ export interface SqlDialect {
   readonly identityPrimaryKey: string;
   /** The statement as the driver expects it (SQLite takes `?`; PostgreSQL wants `$1`, `$2`, …). */
   placeholders(sql: string): string;
+  /** What makes a text column compare and sort by bytes, as the Distribution spec's lexical order wants ('' where it already does). */
+  byteOrder(table: string, column: string): string;
 }
 
 export const sqliteDialect: SqlDialect = {
@@ -14,6 +16,8 @@ export const sqliteDialect: SqlDialect = {
   // The rowid alias: SQLite assigns it, and existing databases already use it.
   identityPrimaryKey: 'INTEGER PRIMARY KEY',
   placeholders: (sql) => sql,
+  // SQLite compares text with memcmp unless told otherwise.
+  byteOrder: () => '',
 };
 
 export const postgresDialect: SqlDialect = {
@@ -24,6 +28,8 @@ export const postgresDialect: SqlDialect = {
     // Portable statements never put a literal `?` inside a string, so a plain scan is enough.
     return sql.replace(/\?/g, () => `$${++n}`);
   },
+  // The database's default collation may be a language's (en_US sorts "a-b" after "ab").
+  byteOrder: (table, column) => `ALTER TABLE ${table} ALTER COLUMN ${column} TYPE TEXT COLLATE "C";`,
 };
 
 /**

@@ -1,5 +1,5 @@
 // The metadata store contract, split per aggregate, with one unit of work (`tx`).
-// Implementations: SQLite (embedded default); PostgreSQL shares the same portable SQL (to come).
+// One implementation in portable SQL (sql-meta-store.ts) over SQLite (embedded default) or PostgreSQL.
 //
 // Keys: a repository is named only where a name comes in from outside (`repositories.idOf`,
 // `repositories.ensure`, the catalog); every other method takes the repository's id.
@@ -198,7 +198,19 @@ export interface MetaTx {
   readonly visibility: VisibilityStore;
   readonly audit: AuditStore;
   readonly signingKeys: SigningKeyStore;
+  /**
+   * Inside a unit of work: holds the named lock until it ends, so that units of work of every process
+   * sharing the database that take the same lock run one after another (SQLite's are serial anyway).
+   */
+  lock(name: string): Promise<void>;
 }
+
+/** The lock over a repository's tags, manifests and links (what garbage collection plans from). */
+export const repositoryLock = (repoId: number): string => `repository:${repoId}`;
+/** The lock over a digest's links, claims and deletion mark. */
+export const blobLock = (digest: string): string => `blob:${digest}`;
+/** The lock over the names of accounts and organizations (one namespace), teams and robots. */
+export const ACCOUNT_NAMES_LOCK = 'account-names';
 
 export interface MetaStore extends MetaTx {
   /**

@@ -175,4 +175,6 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      created_at BIGINT NOT NULL,
      superseded_at BIGINT
    );`,
+  // Catalog and tag lists in byte order on every database (a no-op on SQLite).
+  (d) => `${d.byteOrder('repositories', 'name')} ${d.byteOrder('tags', 'name')}`,
 ];

@@ -1,11 +1,13 @@
 // One real Wharf server per test file: started in before(), stopped and removed in after().
 // The server's access log is watched so a file can assert that no request was answered with a 5xx.
-// WHARF_TEST_STORAGE=s3 (npm test's second pass over test/api) puts each server's blobs in a fresh
-// bucket on the test S3 endpoint, removed afterwards.
+// npm test's second pass over test/api runs each server scaled out: WHARF_TEST_STORAGE=s3 puts its blobs
+// in a fresh bucket on the test S3 endpoint, WHARF_TEST_META=postgres its metadata in a fresh database
+// on the test PostgreSQL; both are removed afterwards.
 import { after, before } from 'node:test';
 import { createInterface } from 'node:readline';
 import { startWharf, type StartOptions, type WharfServer } from '../../helpers/server.js';
 import { createTestBucket, s3ServerEnv } from '../../helpers/s3.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 export interface AccessLine {
   method: string;
@@ -38,13 +40,18 @@ export function useWharf(opts: StartOptions = {}): TestServer {
     },
   };
   let bucket: { name: string; remove(): Promise<void> } | undefined;
+  let database: TestDatabase | undefined;
   before(async () => {
     let env = opts.env;
     if (process.env.WHARF_TEST_STORAGE === 's3') {
       const b = await createTestBucket();
       bucket = b;
       t.bucket = b.name;
-      env = { ...s3ServerEnv(b.name), ...opts.env };
+      env = { ...s3ServerEnv(b.name), ...env };
+    }
+    if (process.env.WHARF_TEST_META === 'postgres') {
+      database = await createTestDatabase();
+      env = { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: database.url, ...env };
     }
     t.server = await startWharf({ ...opts, env });
     t.url = t.server.url;
@@ -61,6 +68,7 @@ export function useWharf(opts: StartOptions = {}): TestServer {
       t.server.cleanup();
     }
     await bucket?.remove();
+    await database?.drop();
   });
   return t;
 }
