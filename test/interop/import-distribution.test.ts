@@ -21,6 +21,7 @@ import { MT, buildImage, pseudoRandom, sampleImage, sampleIndex, writeOciLayout 
 import { COPY_TLS_OFF, dockerRef, inspectRaw, pushImage, pushIndex } from './lib/ops.js';
 import type { Registry } from './lib/registries.js';
 import { withClientEnv } from './lib/suite.js';
+import { runWharf } from '../cli/lib/isolated-env.js';
 
 const IMG = sampleImage('import-oci');
 const IDX = sampleIndex('import-idx');
@@ -165,20 +166,8 @@ async function assertWharfServesTruth(dataDir: string): Promise<void> {
   } finally {
     await wharf.stop();
   }
-  const fsck = await runImportLike(['fsck', '--verify-digests', '--data', dataDir]);
+  const fsck = await runWharf(process.env, ['fsck', '--verify-digests', '--data', dataDir]);
   assert.equal(fsck.code, 0, `wharf fsck after the import:\n${fsck.stdout}${fsck.stderr}`);
-}
-
-function runImportLike(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [wharfBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    proc.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('wharf import-distribution from docker-registry', () => {

@@ -58,7 +58,8 @@ function progressPrinter(): (p: ImportProgress) => void {
       return;
     }
     const now = totals(p.report);
-    const d = (k: keyof typeof now): number => now[k] - before[k];
+    const then = before;
+    const d = (k: keyof typeof now): number => now[k] - then[k];
     before = now;
     const parts = [
       `${d('tags')} tag(s)`, `${d('manifests')} manifest(s)`, `${d('blobs')} blob(s) (${human(d('bytes'))} copied)`, `${d('skipped')} already in Wharf`,
