@@ -209,9 +209,12 @@ describe('wharf import-distribution from docker-registry', () => {
     assert.deepEqual([again.tags.imported, again.manifests.imported, again.blobs.imported], [0, 0, 0], 'nothing left to import');
   });
 
-  test('exit 2 and a clear message when --from is not a Distribution storage root', async () => {
+  test('exit 2 and a clear message when --from is not a Distribution storage root, or is a URL', async () => {
     const r = await runImport(['--from', freshDataDir(), '--data', freshDataDir()]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not a Distribution storage root/);
+    const s3 = await runImport(['--from', 's3://bucket/prefix', '--data', freshDataDir()]);
+    assert.equal(s3.code, 2);
+    assert.match(s3.stderr, /only a directory is supported/);
   });
 });

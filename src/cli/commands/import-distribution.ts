@@ -22,6 +22,11 @@ export function registerImportDistribution(program: Command): void {
     .requiredOption('--from <dir>', 'Distribution\'s storage root (its rootdirectory, or the docker/registry/v2 under it)')
     .action(async (f: StoreFlags & { from: string }) => {
       const config = configFrom(f);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f.from)) {
+        // Only the filesystem driver's tree for now: a bucket can be copied down first (aws s3 sync, rclone).
+        process.stderr.write(`wharf: --from ${f.from}: only a directory is supported; copy the bucket's <rootdirectory>/docker/registry/v2 to one first\n`);
+        process.exit(EXIT_FAILED);
+      }
       let report: ImportReport;
       try {
         const storage = await openFsDistribution(f.from);
