@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<Register[]>> = {
   certs: async () => [(await import('./commands/certs.js')).registerCerts],
   gc: async () => [(await import('./commands/gc.js')).registerGc],
   fsck: async () => [(await import('./commands/gc.js')).registerFsck],
+  'import-distribution': async () => [(await import('./commands/import-distribution.js')).registerImportDistribution],
   admin: async () => [(await import('./commands/admin.js')).registerAdmin],
   auth: async () => [(await import('./commands/kube-secret.js')).registerAuth],
 };

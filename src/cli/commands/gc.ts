@@ -8,9 +8,9 @@ import { openStores, type Stores } from '../../store/open-stores.js';
 import { collectOnceLeased, formatGcReport } from '../../jobs/gc-job.js';
 import { checkStore, formatFsckReport } from '../../registry/fsck.js';
 
-interface StoreFlags { config?: string; data?: string; format?: string }
+export interface StoreFlags { config?: string; data?: string; format?: string }
 
-function configFrom(f: StoreFlags): Config {
+export function configFrom(f: StoreFlags): Config {
   if (f.format !== undefined && f.format !== 'json' && f.format !== 'text') throw new Error(`--format takes json or text, got ${f.format}`);
   try {
     return loadConfig({ file: f.config, env: process.env, flags: { data: f.data } });
@@ -23,7 +23,7 @@ function configFrom(f: StoreFlags): Config {
   }
 }
 
-async function withStores<T>(config: Config, fn: (s: Stores) => Promise<T>): Promise<T> {
+export async function withStores<T>(config: Config, fn: (s: Stores) => Promise<T>): Promise<T> {
   const stores = await openStores(config, systemClock);
   try {
     return await fn(stores);
@@ -33,7 +33,7 @@ async function withStores<T>(config: Config, fn: (s: Stores) => Promise<T>): Pro
   }
 }
 
-function storeOptions(cmd: Command): Command {
+export function storeOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'YAML or JSON configuration file (also WHARF_CONFIG)')
     .option('--data <dir>', 'data directory (WHARF_DATA, default ./data)')
