@@ -3,8 +3,9 @@
 // layers, skipping the ones the registry says it has), mounting, retagging, deleting and pulling back
 // at once over HTTP. Afterwards every tag pulls completely with skopeo, fsck finds nothing wrong, and
 // the store holds no blob that nothing references (everything unreferenced is older than the grace
-// period by then). Run once over fs and once over S3 (a fresh bucket on the test Ceph RGW). Bounded: fixed
-// numbers of clients and operations, a deadline, 127.0.0.1 only.
+// period by then). Run over fs, over S3 (a fresh bucket on the test Ceph RGW), and scaled out: two
+// servers, each with its own data folder, sharing a fresh PostgreSQL database and a bucket, the clients
+// spread over both. Bounded: fixed numbers of clients and operations, a deadline, 127.0.0.1 only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,11 +13,13 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { startWharf, wharfBin } from '../helpers/server.js';
 import { body, imageManifest, sha256 } from '../helpers/push.js';
 import { ClientEnv } from '../interop/lib/containers.js';
 import type { GcReport } from '../../src/registry/gc.js';
 import { createTestBucket, listKeys, s3ServerEnv, s3TestClient } from '../helpers/s3.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 
 const GRACE_MS = 3000;
 const GC_BASE_ENV = { WHARF_GC_GRACE_PERIOD: `${GRACE_MS}ms`, WHARF_GC_INTERVAL: '1s' };
@@ -162,13 +165,20 @@ async function runClient(c: Client, rnd: () => number, deadline: number): Promis
   }
 }
 
-for (const driver of ['fs', 's3'] as const) test(`garbage collection in a loop while clients push, retag, delete and pull: nothing needed is lost, nothing unneeded stays [${driver}]`, { timeout: 600_000 }, async (t) => {
+for (const driver of ['fs', 's3', 'postgres+s3'] as const) test(`garbage collection in a loop while clients push, retag, delete and pull: nothing needed is lost, nothing unneeded stays [${driver}]`, { timeout: 600_000 }, async (t) => {
   const reports: GcReport[] = [];
   // Over S3 the server, the gc command and the checks below share one fresh bucket.
-  const bucket = driver === 's3' ? await createTestBucket() : null;
-  const GC_ENV: Record<string, string> = { ...GC_BASE_ENV, ...(bucket ? s3ServerEnv(bucket.name) : {}) };
-  const srv = await startWharf({ env: { ...GC_ENV, WHARF_LOG_LEVEL: 'info' }, onLog: (rec) => { if (rec.msg === 'garbage collected') reports.push(rec.report as GcReport); } });
-  const env = new ClientEnv([srv.addr]);
+  const bucket = driver !== 'fs' ? await createTestBucket() : null;
+  const database = driver === 'postgres+s3' ? await createTestDatabase() : null;
+  const GC_ENV: Record<string, string> = {
+    ...GC_BASE_ENV, ...(bucket ? s3ServerEnv(bucket.name) : {}),
+    ...(database ? { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: database.url } : {}),
+  };
+  const onLog = (rec: Record<string, unknown>): void => { if (rec.msg === 'garbage collected') reports.push(rec.report as GcReport); };
+  const srv = await startWharf({ env: { ...GC_ENV, WHARF_LOG_LEVEL: 'info' }, onLog });
+  const servers = [srv];
+  if (database) servers.push(await startWharf({ env: { ...GC_ENV, WHARF_LOG_LEVEL: 'info' }, onLog }));
+  const env = new ClientEnv(servers.map((x) => x.addr));
   let collecting = true;
   let commandRuns = 0;
   const commandErrors: string[] = [];
@@ -182,7 +192,7 @@ for (const driver of ['fs', 's3'] as const) test(`garbage collection in a loop w
       }
     })();
     const deadline = Date.now() + DEADLINE_MS;
-    const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(srv.url, i, random(2000 + i)));
+    const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(servers[i % servers.length]!.url, i, random(2000 + i)));
     const results = await Promise.allSettled(clients.map((c) => runClient(c, random(1000 + c.id), deadline)));
     collecting = false;
     await loop;
@@ -203,19 +213,14 @@ for (const driver of ['fs', 's3'] as const) test(`garbage collection in a loop w
     }
     assert.ok(final, 'a final collection ran');
 
-    // Every tag pulls completely with skopeo.
-    const db = new Database(join(srv.dataDir, 'meta.db'), { readonly: true });
-    let tags: { name: string; tag: string }[];
-    let referenced: Set<string>;
-    try {
-      tags = db.prepare('SELECT r.name, t.name AS tag FROM tags t JOIN repositories r ON r.id = t.repo_id ORDER BY r.name, t.name').all() as typeof tags;
-      referenced = new Set((db.prepare(`SELECT digest FROM manifests UNION SELECT ref FROM manifest_refs WHERE kind IN ('config', 'layer')`).all() as { digest: string }[]).map((r) => r.digest));
-    } finally {
-      db.close();
-    }
+    // Every tag pulls completely with skopeo (from each server in turn).
+    const tags = await query<{ name: string; tag: string }>(srv.dataDir, database?.url ?? null,
+      'SELECT r.name, t.name AS tag FROM tags t JOIN repositories r ON r.id = t.repo_id ORDER BY r.name, t.name');
+    const referenced = new Set((await query<{ digest: string }>(srv.dataDir, database?.url ?? null,
+      `SELECT digest FROM manifests UNION SELECT ref FROM manifest_refs WHERE kind IN ('config', 'layer')`)).map((r) => r.digest));
     assert.ok(tags.length >= CLIENTS, `tags left: ${tags.length}`);
-    for (const { name, tag } of tags) {
-      await env.skopeo(['copy', '--src-tls-verify=false', `docker://${srv.addr}/${name}:${tag}`, `dir:${env.tmp('pull')}`]);
+    for (const [i, { name, tag }] of tags.entries()) {
+      await env.skopeo(['copy', '--src-tls-verify=false', `docker://${servers[i % servers.length]!.addr}/${name}:${tag}`, `dir:${env.tmp('pull')}`]);
     }
 
     // No blob that nothing references is left (they are all older than the grace period now).
@@ -223,16 +228,38 @@ for (const driver of ['fs', 's3'] as const) test(`garbage collection in a loop w
     const unreferenced = stored.filter((d) => !referenced.has(d));
     assert.deepEqual(unreferenced, [], 'unreferenced blobs left behind');
     for (const d of referenced) assert.ok(stored.includes(d), `referenced blob ${d} is stored`);
-    const fsck = await wharf(['fsck', '--verify-digests', '--data', srv.dataDir], bucket ? s3ServerEnv(bucket.name) : {});
+    const fsck = await wharf(['fsck', '--verify-digests', '--data', srv.dataDir], GC_ENV);
     assert.equal(fsck.code, 0, fsck.stdout);
   } finally {
     collecting = false;
-    await srv.stop();
-    srv.cleanup();
+    for (const x of servers) {
+      await x.stop();
+      x.cleanup();
+    }
     env.cleanup();
     await bucket?.remove();
+    await database?.drop();
   }
 });
+
+/** Rows of a query on the server's database: its SQLite file, or the PostgreSQL database at `url`. */
+async function query<T>(dataDir: string, url: string | null, sql: string): Promise<T[]> {
+  if (url) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  }
+  const db = new Database(join(dataDir, 'meta.db'), { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
 
 /** The digests the store holds: the fs driver's files under the data directory, or the bucket's blob keys. */
 async function storedDigests(dataDir: string, bucket: string | null): Promise<string[]> {
