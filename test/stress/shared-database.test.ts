@@ -1,7 +1,8 @@
 // What SQLite's single writer hid must hold on PostgreSQL: two `wharf serve` processes, each with its
 // own data folder, sharing one fresh PostgreSQL database and one S3 bucket, racing each other on the
 // same tag, the same blob, and deletes against pushes. No request may meet a 5xx; both processes
-// must agree at once on what the registry holds.
+// must agree at once on what the registry holds. With accounts (auth.mode builtin), a revocation made
+// through one process holds on the other at once.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -10,6 +11,7 @@ import { createTestBucket, s3ServerEnv } from '../helpers/s3.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { expectStatus, req } from '../api/lib/http.js';
 import { MT, randomBlob, repoName, sha256 } from '../api/lib/content.js';
+import { ADMIN, apiOk, basic, bearer, startBuiltin, token, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { getManifest, makeImage, pushBlob, pushImageParts, putManifest, startUpload, tagsOf, withDigest } from '../api/lib/registry.js';
 
 describe('two processes on one PostgreSQL database and one bucket', () => {
@@ -140,4 +142,53 @@ describe('two processes on one PostgreSQL database and one bucket', () => {
       await c.end();
     }
   }
+});
+
+describe('accounts across two processes on one PostgreSQL database', () => {
+  let bucket: { name: string; remove(): Promise<void> };
+  let database: TestDatabase;
+  let a: BuiltinServer;
+  let b: BuiltinServer;
+
+  before(async () => {
+    bucket = await createTestBucket();
+    database = await createTestDatabase();
+    const env = { ...s3ServerEnv(bucket.name), WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: database.url };
+    // Both make the first administrator and the first signing key if they find none: exactly one of each results.
+    [a, b] = await Promise.all([startBuiltin(env), startBuiltin(env)]);
+  });
+  after(async () => {
+    for (const s of [a, b]) {
+      await s?.stop();
+      s?.cleanup();
+    }
+    await bucket?.remove();
+    await database?.drop();
+  });
+
+  test('one administrator and one signing key; a token one process issues verifies on the other', async () => {
+    const users = await apiOk(a, ADMIN, 'GET', '/users', undefined, 200) as { items: { name: string }[] };
+    assert.deepEqual(users.items.map((u) => u.name), ['admin']);
+    await apiOk(a, ADMIN, 'POST', '/users', { name: 'carol', password: 'carol-password-1' }, 201);
+    const carol = basic('carol', 'carol-password-1');
+    const t = await token(a, carol, ['repository:carol/app:pull,push']);
+    const img = makeImage();
+    await withHeaders(bearer(t.token), () => pushImageParts(b.url, 'carol/app', 'v1', img));
+    const got = await req(a.url, '/v2/carol/app/manifests/v1', { headers: bearer((await token(b, carol, ['repository:carol/app:pull'])).token) });
+    expectStatus(got, 200);
+    assert.equal(sha256(got.body), img.digest);
+  });
+
+  test('a personal access token revoked through one process is refused by the other at once; so is a changed password', async () => {
+    await apiOk(a, ADMIN, 'POST', '/users', { name: 'dave', password: 'dave-password-1' }, 201);
+    const dave = basic('dave', 'dave-password-1');
+    const made = await apiOk(a, dave, 'POST', '/tokens', { name: 'ci' }, 201) as { id: number; secret: string };
+    const pat = basic('dave', made.secret);
+    expectStatus(await req(b.url, '/v2/', { headers: pat }), 200, 'the token works on the other process (and is now in its cache)');
+    await apiOk(a, dave, 'DELETE', `/tokens/${made.id}`, undefined, 204);
+    expectStatus(await req(b.url, '/v2/', { headers: pat }), 401, 'revoked through a, refused by b at once');
+    expectStatus(await req(b.url, '/v2/', { headers: dave }), 200);
+    await apiOk(a, ADMIN, 'PUT', '/users/dave/password', { password: 'dave-password-2' }, 204);
+    expectStatus(await req(b.url, '/v2/', { headers: dave }), 401, 'the old password is refused by b at once');
+  });
 });
