@@ -106,6 +106,12 @@ export function killAllChildren(): void {
   for (const child of children) child.kill('SIGKILL');
 }
 
+/** A child spawned elsewhere (a long-running helper process): killAllChildren kills it too while it runs. */
+export function adoptChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('close', () => children.delete(child));
+}
+
 /** Spawns a command (no shell), waits for it, and reports its wall-clock duration. */
 export function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
   const max = opts.maxOutput ?? 64 * 1024;
