@@ -85,10 +85,10 @@ async function toolVersions(): Promise<Record<string, string>> {
 }
 
 /**
- * `all`: every fixture; `big`: just the big images and the warm-up image and blob (all the s3 section
- * uses); `multi`: just the multi-layer images and the warm-up image and blob (all the scale section uses).
+ * The warm-up image and blob, and the kinds asked for: the s3 section uses only the big images, the scale
+ * section only the multi-layer ones; the server, door, tokens and client sections use all three kinds.
  */
-async function generateFixtures(kinds: 'all' | 'big' | 'multi'): Promise<Fixtures> {
+async function generateFixtures(kinds: { big: boolean; multi: boolean; blob: boolean }): Promise<Fixtures> {
   const t0 = nowMs();
   const n = cfg.multiLayers;
   const sizes = Array.from({ length: n }, (_, i) => (16 + (n > 1 ? Math.round((16 * i) / (n - 1)) : 0)) * MiB);
@@ -99,10 +99,9 @@ async function generateFixtures(kinds: 'all' | 'big' | 'multi'): Promise<Fixture
   };
   const fx: Fixtures = { big: [], multi: [], blob: [], warm };
   for (let rep = 0; rep < cfg.repeat; rep++) {
-    if (kinds !== 'multi') fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
-    if (kinds === 'big') continue;
-    fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
-    if (kinds === 'all') fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
+    if (kinds.big) fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
+    if (kinds.multi) fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
+    if (kinds.blob) fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
   }
   // Get the fixtures onto disk now rather than during the first timed step.
   await runOk('sync', [], { timeoutMs: 300000 });
@@ -152,10 +151,8 @@ async function main(): Promise<number> {
 
   try {
     const needsAll = ['server', 'door', 'tokens', 'client'].some((x) => cfg.sections.has(x));
-    const needsBig = cfg.sections.has('s3');
-    const needsMulti = cfg.sections.has('scale');
-    const fixtures = needsAll || (needsBig && needsMulti) ? await generateFixtures('all')
-      : needsBig ? await generateFixtures('big') : needsMulti ? await generateFixtures('multi') : undefined;
+    const kinds = { big: needsAll || cfg.sections.has('s3'), multi: needsAll || cfg.sections.has('scale'), blob: needsAll };
+    const fixtures = kinds.big || kinds.multi ? await generateFixtures(kinds) : undefined;
     const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
     const label1 = cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)';
     const load = { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds };

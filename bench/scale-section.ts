@@ -317,7 +317,9 @@ const LIST_TAGS = 'SELECT name FROM tags WHERE repo_id = $1 AND name > $2 ORDER 
 async function capturePlans(pgsql: Postgres, pgUrl: string, sqlitePath: string, middleRepo: string, middleTag: string): Promise<Record<string, Record<string, string>>> {
   const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
   const out: Record<string, Record<string, string>> = { postgres: {}, sqlite: {} };
-  const repoIdSql = `(SELECT id FROM repositories WHERE name = ${lit(TAGGED_REPO)})`;
+  // EXECUTE takes no subqueries: the tagged repository's id as a literal.
+  const idRow = /^\s*(\d+)\s*$/m.exec(await pgsql.psql(pgUrl, `SELECT id FROM repositories WHERE name = ${lit(TAGGED_REPO)}`));
+  const repoIdSql = idRow ? idRow[1]! : '0';
   const pgQueries: [string, string, string][] = [
     ['catalog-first', LIST_REPOS, `'', ${PAGE + 1}`],
     ['catalog-middle', LIST_REPOS, `${lit(middleRepo)}, ${PAGE + 1}`],
@@ -338,9 +340,10 @@ async function capturePlans(pgsql: Postgres, pgUrl: string, sqlitePath: string, 
   try {
     const db = new Database(sqlitePath, { readonly: true, fileMustExist: true });
     try {
-      const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql.replace(/\$\d/g, '?')}`).all(0, '', 0) as { detail: string }[]).map((r) => r.detail).join('\n');
-      out.sqlite.catalog = plan(LIST_REPOS);
-      out.sqlite.tags = plan(LIST_TAGS);
+      const plan = (sql: string, ...params: unknown[]): string =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql.replace(/\$\d/g, '?')}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('\n');
+      out.sqlite.catalog = plan(LIST_REPOS, middleRepo, PAGE + 1);
+      out.sqlite.tags = plan(LIST_TAGS, 0, middleTag, PAGE + 1);
     } finally {
       db.close();
     }
