@@ -3,11 +3,10 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createS3Client } from '../src/store/blobs/s3-client.js';
-import { assertLoopback, log, makeTempDir, nowMs, removeTempDir, run, runOk } from './util.js';
+import { assertLoopback, freePort, log, makeTempDir, nowMs, removeTempDir, run, runOk } from './util.js';
 
 const services = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'services');
 
@@ -21,23 +20,6 @@ export interface Rgw {
   createBucket(prefix: string): Promise<string>;
   /** Stops every Ceph daemon (by the PIDs the script recorded) and removes the state. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port nobody listens on now; for the mon, its v1 twin (+3489) must be free too. */
-async function freePort(twin = false): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 25000);
-    if (await canListen(port) && (!twin || await canListen(port + 3489))) return port;
-  }
-  throw new Error('no free port found');
 }
 
 export async function startRgw(): Promise<Rgw> {

@@ -1,7 +1,9 @@
 // Request-rate tests (manifest HEAD/GET by tag, tags/list) with autocannon's programmatic API.
 // Runs in this process; the caller guarantees only one server is loaded at a time with identical settings.
+// Large bodies go through ApacheBench instead (runAbLoad): autocannon's JavaScript parser tops out at
+// about 50 MiB/s, so a 1 MiB blob row would measure autocannon rather than the server.
 import autocannon from 'autocannon';
-import { assertLoopback, bodySnippet } from './util.js';
+import { assertLoopback, bodySnippet, runOk } from './util.js';
 
 export interface LoadSpec {
   method: 'GET' | 'HEAD';
@@ -101,5 +103,45 @@ export async function runLoad(baseUrl: string, spec: LoadSpec, settings: LoadSet
     latencyP99Ms: r.latency.p99,
     latencyAvgMs: r.latency.average,
     statusCodes,
+  };
+}
+
+/**
+ * The same measurement with ApacheBench (`ab -k`, one C process, keep-alive): for GETs of large bodies.
+ * Every response must be 2xx with a body of `expectBytes` bytes (ab counts any other length as failed).
+ */
+export async function runAbLoad(baseUrl: string, spec: LoadSpec, settings: LoadSettings, expectBytes: number): Promise<LoadResult> {
+  if (spec.method !== 'GET' || spec.expectBody !== undefined) throw new Error('runAbLoad: plain GETs only');
+  const url = `${baseUrl}${spec.path}`;
+  assertLoopback(url);
+  await (await probe(baseUrl, spec)).arrayBuffer();
+  const ab = async (seconds: number): Promise<string> => {
+    const headers = Object.entries(spec.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const res = await runOk('ab', ['-q', '-k', '-r', '-c', String(settings.connections), '-t', String(seconds), '-n', '100000000', ...headers, url], { timeoutMs: (seconds + 60) * 1000 });
+    return res.stdout;
+  };
+  if (settings.warmupS > 0) await ab(settings.warmupS);
+  const out = await ab(settings.durationS);
+  const num = (re: RegExp): number | undefined => {
+    const m = re.exec(out);
+    return m ? Number(m[1]) : undefined;
+  };
+  const complete = num(/^Complete requests:\s+(\d+)/m) ?? 0;
+  const failed = num(/^Failed requests:\s+(\d+)/m) ?? 0;
+  const non2xx = num(/^Non-2xx responses:\s+(\d+)/m) ?? 0;
+  const length = num(/^Document Length:\s+(\d+) bytes/m);
+  const seconds = num(/^Time taken for tests:\s+([\d.]+) seconds/m);
+  if (complete === 0 || failed !== 0 || non2xx !== 0 || length !== expectBytes || seconds === undefined) {
+    throw new Error(`GET ${spec.path} under load (ab): complete=${complete} failed=${failed} non2xx=${non2xx} length=${length} (expected ${expectBytes})\n${out.slice(-1500)}`);
+  }
+  const pct = (p: number): number => num(new RegExp(`^\\s*${p}%\\s+(\\d+)`, 'm')) ?? NaN;
+  return {
+    reqPerSec: complete / seconds,
+    completed: complete,
+    durationS: seconds,
+    latencyP50Ms: pct(50),
+    latencyP99Ms: pct(99),
+    latencyAvgMs: num(/^Time per request:\s+([\d.]+) \[ms\] \(mean\)$/m) ?? NaN,
+    statusCodes: { '2xx': complete },
   };
 }

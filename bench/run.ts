@@ -14,12 +14,20 @@
 //                         to check the harness itself (ratios should then be ~1)
 //   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
 //   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
-//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, tokens, client, s3, gc (default all six);
-//                         s3 and gc start one Ceph RGW (scripts/services/start-ceph-rgw.sh) for the run
+//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, tokens, client, s3, gc (default all six),
+//                         and scale (not in the default: it writes bench/results/scale.json, see BENCH_SCALE_RESULTS);
+//                         s3 and gc start one Ceph RGW (scripts/services/start-ceph-rgw.sh) for the run;
+//                         scale starts one durable PostgreSQL (scripts/services/start-postgres.sh, PG_DURABLE=1)
 //   BENCH_GC_BLOBS        small blobs in the garbage-collection store on fs, half garbage (default 100000; 0 skips)
 //   BENCH_GC_S3_BLOBS     the same on S3 (default 20000; 0 skips)
 //   BENCH_GC_CONCURRENCY  parallel uploads while filling a GC store (default 16)
 //   BENCH_GC_FILL_SECONDS a fill slower than this fails its side (default 3600: Distribution fills 20,000 blobs on RGW in about half an hour)
+//   BENCH_SCALE_REPOS     repositories in the scale section's pagination store (default 100000)
+//   BENCH_SCALE_TAGS      tags in its one tagged repository (default 10000)
+//   BENCH_SCALE_REQUESTS  sequential requests per pagination row, after a tenth as many untimed (default 200)
+//   BENCH_SCALE_FILL_BATCH repositories or tags per unit of work while filling it (default 1000)
+//   BENCH_SCALE_RESULTS   where the scale section writes its JSON (default bench/results/scale.json); the other
+//                         sections' file (BENCH_RESULTS) is written only when one of them ran
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,12 +41,16 @@ import { runAuthTlsSection } from './auth-tls-section.js';
 import { runTokenSection } from './token-section.js';
 import { startRgw, type Rgw } from './ceph.js';
 import { runGcSection, runS3Section } from './storage-section.js';
+import { stopAllPostgres } from './postgres.js';
+import { startRoundRobinProxy } from './round-robin.js';
+import { runScaleSection, type ScaleSectionInfo } from './scale-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
 import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** bench/results/latest.json in the source tree (this file runs from dist/bench/). */
 const resultsPath = process.env.BENCH_RESULTS || join(here, '..', '..', 'bench', 'results', 'latest.json');
+const scaleResultsPath = process.env.BENCH_SCALE_RESULTS || join(here, '..', '..', 'bench', 'results', 'scale.json');
 
 const cfg = {
   bigMiB: envInt('BENCH_BIG_MB', 1024),
@@ -54,8 +66,12 @@ const cfg = {
   gcS3Blobs: envInt('BENCH_GC_S3_BLOBS', 20000, 0),
   gcConcurrency: envInt('BENCH_GC_CONCURRENCY', 16),
   gcFillSeconds: envInt('BENCH_GC_FILL_SECONDS', 3600),
+  scaleRepos: envInt('BENCH_SCALE_REPOS', 100000),
+  scaleTags: envInt('BENCH_SCALE_TAGS', 10000),
+  scaleRequests: envInt('BENCH_SCALE_REQUESTS', 200),
+  scaleFillBatch: envInt('BENCH_SCALE_FILL_BATCH', 1000),
 };
-const KNOWN_SECTIONS = ['server', 'door', 'tokens', 'client', 's3', 'gc'];
+const KNOWN_SECTIONS = ['server', 'door', 'tokens', 'client', 's3', 'gc', 'scale'];
 
 async function toolVersions(): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.version };
@@ -68,8 +84,11 @@ async function toolVersions(): Promise<Record<string, string>> {
   return out;
 }
 
-/** `bigOnly`: just the big images and the warm-up image (all the s3 section uses). */
-async function generateFixtures(bigOnly: boolean): Promise<Fixtures> {
+/**
+ * The warm-up image and blob, and the kinds asked for: the s3 section uses only the big images, the scale
+ * section only the multi-layer ones; the server, door, tokens and client sections use all three kinds.
+ */
+async function generateFixtures(kinds: { big: boolean; multi: boolean; blob: boolean }): Promise<Fixtures> {
   const t0 = nowMs();
   const n = cfg.multiLayers;
   const sizes = Array.from({ length: n }, (_, i) => (16 + (n > 1 ? Math.round((16 * i) / (n - 1)) : 0)) * MiB);
@@ -80,16 +99,15 @@ async function generateFixtures(bigOnly: boolean): Promise<Fixtures> {
   };
   const fx: Fixtures = { big: [], multi: [], blob: [], warm };
   for (let rep = 0; rep < cfg.repeat; rep++) {
-    fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
-    if (bigOnly) continue;
-    fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
-    fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
+    if (kinds.big) fx.big.push(await generateImage(makeTempDir('img-big'), '1', [cfg.bigMiB * MiB]));
+    if (kinds.multi) fx.multi.push(await generateImage(makeTempDir('img-multi'), '1', sizes));
+    if (kinds.blob) fx.blob.push(await writeRandomBlob(join(blobDir, `blob-${rep}.bin`), cfg.bigMiB * MiB));
   }
   // Get the fixtures onto disk now rather than during the first timed step.
   await runOk('sync', [], { timeoutMs: 300000 });
-  const [big, multi] = [fx.big[0]!, fx.multi[0]];
-  log(`${cfg.repeat} fixture set(s) generated in ${((nowMs() - t0) / 1000).toFixed(1)} s: big ${big.totalBytes} B` +
-    (multi ? `, multi ${multi.layers.length} layers / ${multi.totalBytes} B, blob ${fx.blob[0]!.size} B` : ''));
+  const [big, multi, blob] = [fx.big[0], fx.multi[0], fx.blob[0]];
+  log(`${cfg.repeat} fixture set(s) generated in ${((nowMs() - t0) / 1000).toFixed(1)} s:` +
+    [big && ` big ${big.totalBytes} B`, multi && ` multi ${multi.layers.length} layers / ${multi.totalBytes} B`, blob && ` blob ${blob.size} B`].filter(Boolean).join(','));
   return fx;
 }
 
@@ -103,6 +121,8 @@ async function main(): Promise<number> {
   const versions = await toolVersions();
   const loadBefore = loadavg();
   const report = new Report();
+  const scaleReport = new Report();
+  let scaleInfo: ScaleSectionInfo | undefined;
   const servers: BenchServer[] = [];
   let rgw: Rgw | undefined;
   let fatal: string | undefined;
@@ -117,6 +137,7 @@ async function main(): Promise<number> {
       if (rgw) {
         try { await rgw.stop(); } catch (err) { log(`stopping Ceph: ${errorMessage(err)}`); }
       }
+      await stopAllPostgres();
       removeAllTempDirs();
     })();
     return cleaning;
@@ -130,7 +151,8 @@ async function main(): Promise<number> {
 
   try {
     const needsAll = ['server', 'door', 'tokens', 'client'].some((x) => cfg.sections.has(x));
-    const fixtures = needsAll || cfg.sections.has('s3') ? await generateFixtures(!needsAll) : undefined;
+    const kinds = { big: needsAll || cfg.sections.has('s3'), multi: needsAll || cfg.sections.has('scale'), blob: needsAll };
+    const fixtures = kinds.big || kinds.multi ? await generateFixtures(kinds) : undefined;
     const label0 = cfg.subject === 'wharf' ? 'Wharf' : 'Distribution (A)';
     const label1 = cfg.subject === 'wharf' ? 'Distribution' : 'Distribution (B)';
     const load = { connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds };
@@ -166,6 +188,14 @@ async function main(): Promise<number> {
         fillTimeoutMs: cfg.gcFillSeconds * 1000, gcTimeoutMs: 3600000,
       });
     }
+    if (fixtures && cfg.sections.has('scale')) {
+      // Its own servers, its own PostgreSQL, and its own results file.
+      scaleInfo = await runScaleSection(scaleReport, fixtures, {
+        runId: Date.now().toString(36), load, extraTags: cfg.extraTags, transferTimeoutMs,
+        repos: cfg.scaleRepos, tags: cfg.scaleTags, requests: cfg.scaleRequests, fillBatch: cfg.scaleFillBatch,
+        startProxy: startRoundRobinProxy, servers,
+      });
+    }
   } catch (err) {
     fatal = errorMessage(err);
     log(`FATAL: ${fatal}`);
@@ -174,8 +204,8 @@ async function main(): Promise<number> {
   }
 
   const serverLogs = Object.fromEntries(servers.map((s) => [s.label, s.logs()]));
-  const errors = report.errors();
-  process.stdout.write(`\n${report.table()}\n`);
+  const errors = [...report.errors(), ...scaleReport.errors()];
+  process.stdout.write(`\n${report.table()}${scaleReport.table()}\n`);
   if (errors.length > 0) {
     process.stdout.write('Errors:\n');
     for (const e of errors) process.stdout.write(`  - [${e.side}] ${e.metric}: ${e.error}\n`);
@@ -187,7 +217,7 @@ async function main(): Promise<number> {
   }
   if (fatal) process.stdout.write(`FATAL: ${fatal}\n`);
   const seconds = (nowMs() - t0) / 1000;
-  report.writeJson(resultsPath, {
+  const meta = {
     date: new Date().toISOString(),
     durationSeconds: Math.round(seconds),
     // Other work on the machine skews everything; the load averages show whether there was any.
@@ -196,8 +226,17 @@ async function main(): Promise<number> {
     settings: cfg,
     fatal: fatal ?? null,
     serverLogs,
-  });
-  process.stdout.write(`results written to ${resultsPath} (run took ${seconds.toFixed(0)} s)\n`);
+  };
+  const written: string[] = [];
+  if (report.sections.length > 0 || !cfg.sections.has('scale')) {
+    report.writeJson(resultsPath, meta);
+    written.push(resultsPath);
+  }
+  if (cfg.sections.has('scale')) {
+    scaleReport.writeJson(scaleResultsPath, { ...meta, scale: scaleInfo ?? null });
+    written.push(scaleResultsPath);
+  }
+  process.stdout.write(`results written to ${written.join(' and ')} (run took ${seconds.toFixed(0)} s)\n`);
   return fatal || errors.length > 0 ? 1 : 0;
 }
 

@@ -36,7 +36,7 @@ function sizeLabel(bytes: number): string {
 }
 
 /** Flushes dirty pages so one side's writes are not still being written back while the other side is timed. */
-async function settle(): Promise<void> {
+export async function settle(): Promise<void> {
   await runOk('sync', [], { timeoutMs: 120000 });
 }
 
@@ -49,6 +49,105 @@ export function verifyPulled(dir: string, img: OciImage): void {
     const p = join(dir, 'blobs', 'sha256', d.digest.slice('sha256:'.length));
     if (!existsSync(p) || statSync(p).size !== d.size) throw new Error(`pulled layout lacks ${d.digest} (${d.size} bytes)`);
   }
+}
+
+/** Runs one step on both sides of a section, strictly one side at a time (see alternatingSteps). */
+export type OnBoth = (title: string, keys: string[], fn: (side: Side, srv: BenchServer) => Promise<void>) => Promise<void>;
+
+/**
+ * Steps over a pair of servers: the sides run strictly one at a time, and the order alternates from step
+ * to step so that neither side is always first; `shift()` skips one turn (e.g. between repetitions). Each
+ * step records the CPU the server and this (load-generating) process used, and a failure fails the
+ * step's rows for that side only.
+ */
+export function alternatingSteps(sec: SectionWriter, servers: readonly [BenchServer, BenchServer]): { onBoth: OnBoth; shift(): void } {
+  let stepNo = 0;
+  const onBoth: OnBoth = async (title, keys, fn) => {
+    const order: Side[] = stepNo++ % 2 === 0 ? [0, 1] : [1, 0];
+    for (const side of order) {
+      const srv = servers[side];
+      log(`${title}: ${srv.label}`);
+      const cpu0 = procCpuSeconds(srv.pid);
+      const self0 = process.cpuUsage();
+      try {
+        await fn(side, srv);
+        const cpu1 = procCpuSeconds(srv.pid);
+        const self = process.cpuUsage(self0);
+        const detail = {
+          // CPU used by the server process and by this (load-generating) process during the step.
+          serverCpuSeconds: cpu0 === undefined || cpu1 === undefined ? null : Number((cpu1 - cpu0).toFixed(2)),
+          benchProcessCpuSeconds: Number(((self.user + self.system) / 1e6).toFixed(2)),
+        };
+        for (const k of keys) if (!k.startsWith('rss-')) sec.addDetail(k, side, detail);
+      } catch (err) {
+        const gone = procCpuSeconds(srv.pid) === undefined ? ' [the server process has exited]' : '';
+        const msg = errorMessage(err) + gone;
+        log(`${title}: ${srv.label} FAILED: ${msg}`);
+        for (const k of keys) sec.fail(k, side, msg);
+      }
+    }
+  };
+  return { onBoth, shift: () => { stepNo++; } };
+}
+
+/**
+ * Untimed warm-up of each server: first-use costs (binaries and libraries paged in, JIT, storage
+ * directories created) land here instead of in the first measured repetition.
+ */
+export async function warmUpServers(servers: readonly BenchServer[], warm: Fixtures['warm'], runId: string, transferTimeoutMs: number): Promise<void> {
+  for (const srv of servers) {
+    try {
+      const warmRepo = `bench/warmup-${runId}`;
+      await curlPutBlob(srv.url, warmRepo, warm.blob, transferTimeoutMs);
+      await curlGetBlob(srv.url, warmRepo, warm.blob, transferTimeoutMs);
+      await skopeoPush(warm.image.dir, warm.image.tag, srv.host, warmRepo, transferTimeoutMs);
+      const dest = makeTempDir('pull-warmup');
+      try { await skopeoPull(srv.host, warmRepo, warm.image.tag, dest, transferTimeoutMs); } finally { removeTempDir(dest); }
+      log(`warm-up: ${srv.label} ok`);
+    } catch (err) {
+      log(`warm-up: ${srv.label} FAILED (the measured steps will report it): ${errorMessage(err)}`);
+    }
+  }
+}
+
+/** After a `skopeo push --preserve-digests`: the server must have stored exactly the manifest pushed. */
+export async function verifyPushed(srv: BenchServer, repo: string, img: OciImage): Promise<void> {
+  const check = await probe(srv.url, { method: 'HEAD', path: `/v2/${repo}/manifests/${img.tag}`, headers: { Accept: MANIFEST_ACCEPT } });
+  await check.arrayBuffer();
+  const digest = check.headers.get('docker-content-digest');
+  if (digest !== null && digest !== img.manifest.digest) throw new Error(`pushed manifest digest ${digest}, expected ${img.manifest.digest}`);
+}
+
+/** Tags t000, t001, … on the image's manifest (already pushed to `repo`), so tags/list has something to list. */
+export async function addExtraTags(srv: BenchServer, repo: string, img: OciImage, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const tag = `t${String(i).padStart(3, '0')}`;
+    const res = await fetch(`${srv.url}/v2/${repo}/manifests/${tag}`, {
+      method: 'PUT', headers: { 'Content-Type': img.manifest.mediaType }, body: img.manifestJson,
+    });
+    const text = await res.text();
+    if (res.status !== 201) throw new Error(`PUT /v2/${repo}/manifests/${tag} → ${res.status}: ${text.slice(0, 2000)}`);
+  }
+}
+
+/** The request-rate rows over one pushed image tagged `extraTags` more times: manifest HEAD and GET by tag, tags/list. */
+export function rateLoads(repo: string, img: OciImage, extraTags: number): { key: 'manifest-head' | 'manifest-get' | 'tags-list'; spec: (srv: BenchServer) => Promise<LoadSpec> }[] {
+  const manifestPath = `/v2/${repo}/manifests/${img.tag}`;
+  return [
+    { key: 'manifest-head', spec: async () => ({ method: 'HEAD', path: manifestPath, headers: { Accept: MANIFEST_ACCEPT } }) },
+    { key: 'manifest-get', spec: async () => ({ method: 'GET', path: manifestPath, headers: { Accept: MANIFEST_ACCEPT }, expectBody: img.manifestJson }) },
+    {
+      key: 'tags-list',
+      spec: async (srv) => {
+        const spec: LoadSpec = { method: 'GET', path: `/v2/${repo}/tags/list`, headers: { Accept: 'application/json' } };
+        const body = await (await probe(srv.url, spec)).text();
+        const tags = (JSON.parse(body) as { tags?: string[] }).tags ?? [];
+        if (tags.length !== extraTags + 1) throw new Error(`tags/list returned ${tags.length} tags, expected ${extraTags + 1}: ${body.slice(0, 500)}`);
+        // Every response under load must then be byte-identical to this one.
+        return { ...spec, expectBody: body };
+      },
+    },
+  ];
 }
 
 export async function runServerSection(report: Report, servers: [BenchServer, BenchServer], fx: Fixtures, opts: ServerSectionOptions): Promise<void> {
@@ -90,32 +189,8 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
   };
 
   // Sides run strictly one at a time; the order alternates from step to step so neither side is always first.
-  let stepNo = 0;
-  const onBoth = async (title: string, keys: string[], fn: (side: Side, srv: BenchServer) => Promise<void>): Promise<void> => {
-    const order: Side[] = stepNo++ % 2 === 0 ? [0, 1] : [1, 0];
-    for (const side of order) {
-      const srv = servers[side];
-      log(`${title}: ${srv.label}`);
-      const cpu0 = procCpuSeconds(srv.pid);
-      const self0 = process.cpuUsage();
-      try {
-        await fn(side, srv);
-        const cpu1 = procCpuSeconds(srv.pid);
-        const self = process.cpuUsage(self0);
-        const detail = {
-          // CPU used by the server process and by this (load-generating) process during the step.
-          serverCpuSeconds: cpu0 === undefined || cpu1 === undefined ? null : Number((cpu1 - cpu0).toFixed(2)),
-          benchProcessCpuSeconds: Number(((self.user + self.system) / 1e6).toFixed(2)),
-        };
-        for (const k of keys) if (!k.startsWith('rss-')) sec.addDetail(k, side, detail);
-      } catch (err) {
-        const gone = procCpuSeconds(srv.pid) === undefined ? ' [the server process has exited]' : '';
-        const msg = errorMessage(err) + gone;
-        log(`${title}: ${srv.label} FAILED: ${msg}`);
-        for (const k of keys) sec.fail(k, side, msg);
-      }
-    }
-  };
+  const steps = alternatingSteps(sec, servers);
+  const onBoth = steps.onBoth;
 
   const curlPut = (rep: number): Promise<void> => onBoth(`curl PUT blob #${rep}`, ['curl-put', 'rss-curl-put'], async (side, srv) => {
     await settle();
@@ -149,10 +224,7 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
         if (rssKey) sec.sample(rssKey, side, monitors[side].endWindow());
       }
       // --preserve-digests keeps the manifest byte-identical; make sure the server stored exactly that.
-      const check = await probe(srv.url, { method: 'HEAD', path: `/v2/${repo(kind, rep)}/manifests/${img.tag}`, headers: { Accept: MANIFEST_ACCEPT } });
-      await check.arrayBuffer();
-      const digest = check.headers.get('docker-content-digest');
-      if (digest !== null && digest !== img.manifest.digest) throw new Error(`pushed manifest digest ${digest}, expected ${img.manifest.digest}`);
+      await verifyPushed(srv, repo(kind, rep), img);
       done[kind][rep]![side] = true;
       sec.sample(key, side, res.ms / 1000, { mibPerSec: img.totalBytes / MiB / (res.ms / 1000) });
     });
@@ -173,24 +245,10 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
     });
 
   try {
-    // Untimed warm-up: first-use costs (binaries and libraries paged in, JIT, storage directories created)
-    // land here instead of in the first measured repetition.
-    for (const srv of servers) {
-      try {
-        const warmRepo = `bench/warmup-${opts.runId}`;
-        await curlPutBlob(srv.url, warmRepo, fx.warm.blob, opts.transferTimeoutMs);
-        await curlGetBlob(srv.url, warmRepo, fx.warm.blob, opts.transferTimeoutMs);
-        await skopeoPush(fx.warm.image.dir, fx.warm.image.tag, srv.host, warmRepo, opts.transferTimeoutMs);
-        const dest = makeTempDir('pull-warmup');
-        try { await skopeoPull(srv.host, warmRepo, fx.warm.image.tag, dest, opts.transferTimeoutMs); } finally { removeTempDir(dest); }
-        log(`warm-up: ${srv.label} ok`);
-      } catch (err) {
-        log(`warm-up: ${srv.label} FAILED (the measured steps will report it): ${errorMessage(err)}`);
-      }
-    }
+    await warmUpServers(servers, fx.warm, opts.runId, opts.transferTimeoutMs);
 
     for (let rep = 0; rep < reps; rep++) {
-      if (rep > 0) stepNo++; // an even number of steps per repetition: shift so each repetition starts with the other side
+      if (rep > 0) steps.shift(); // an even number of steps per repetition: shift so each repetition starts with the other side
       await curlPut(rep);
       await curlGet(rep);
       await push('big', rep, 'skopeo-push-big', 'rss-skopeo-push');
@@ -204,33 +262,11 @@ export async function runServerSection(report: Report, servers: [BenchServer, Be
     const tagged = [false, false];
     await onBoth('tag multi', ['tags-list'], async (side, srv) => {
       requireDone('multi', 0, side);
-      for (let i = 0; i < opts.extraTags; i++) {
-        const tag = `t${String(i).padStart(3, '0')}`;
-        const res = await fetch(`${srv.url}/v2/${multiRepo}/manifests/${tag}`, {
-          method: 'PUT', headers: { 'Content-Type': m0.manifest.mediaType }, body: m0.manifestJson,
-        });
-        const text = await res.text();
-        if (res.status !== 201) throw new Error(`PUT /v2/${multiRepo}/manifests/${tag} → ${res.status}: ${text.slice(0, 2000)}`);
-      }
+      await addExtraTags(srv, multiRepo, m0, opts.extraTags);
       tagged[side] = true;
     });
 
-    const manifestPath = `/v2/${multiRepo}/manifests/${m0.tag}`;
-    const loads: { key: string; spec: (srv: BenchServer) => Promise<LoadSpec> }[] = [
-      { key: 'manifest-head', spec: async () => ({ method: 'HEAD', path: manifestPath, headers: { Accept: MANIFEST_ACCEPT } }) },
-      { key: 'manifest-get', spec: async () => ({ method: 'GET', path: manifestPath, headers: { Accept: MANIFEST_ACCEPT }, expectBody: m0.manifestJson }) },
-      {
-        key: 'tags-list',
-        spec: async (srv) => {
-          const spec: LoadSpec = { method: 'GET', path: `/v2/${multiRepo}/tags/list`, headers: { Accept: 'application/json' } };
-          const body = await (await probe(srv.url, spec)).text();
-          const tags = (JSON.parse(body) as { tags?: string[] }).tags ?? [];
-          if (tags.length !== opts.extraTags + 1) throw new Error(`tags/list returned ${tags.length} tags, expected ${opts.extraTags + 1}: ${body.slice(0, 500)}`);
-          // Every response under load must then be byte-identical to this one.
-          return { ...spec, expectBody: body };
-        },
-      },
-    ];
+    const loads = rateLoads(multiRepo, m0, opts.extraTags);
     for (const l of loads) {
       await onBoth(`load ${l.key}`, [l.key], async (side, srv) => {
         requireDone('multi', 0, side);

@@ -1,6 +1,7 @@
 // Small shared helpers for the benchmark: child processes, timing, temp dirs, loopback checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -105,6 +106,12 @@ export function killAllChildren(): void {
   for (const child of children) child.kill('SIGKILL');
 }
 
+/** A child spawned elsewhere (a long-running helper process): killAllChildren kills it too while it runs. */
+export function adoptChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('close', () => children.delete(child));
+}
+
 /** Spawns a command (no shell), waits for it, and reports its wall-clock duration. */
 export function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
   const max = opts.maxOutput ?? 64 * 1024;
@@ -155,4 +162,21 @@ export async function bodySnippet(res: Response, max = 2000): Promise<string> {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port nobody listens on now on 127.0.0.1; with `twin`, port + 3489 too (a Ceph mon's v1 address). */
+export async function freePort(twin = false): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 25000);
+    if (await canListen(port) && (!twin || await canListen(port + 3489))) return port;
+  }
+  throw new Error('no free port found');
 }
