@@ -74,3 +74,11 @@ test('postgres: a tag move in another process waits while a unit of work holds t
     await db.drop();
   }
 });
+
+test('postgres: an unreachable server is named by host, port and database, never with its password', async () => {
+  const err = await openPostgresMetaStore({ url: 'postgres://wharf:s3cret-pw@127.0.0.1:1/registry', maxConnections: 1, clock: new FakeClock() })
+    .then(() => null, (e: unknown) => e as Error);
+  assert.ok(err, 'opening failed');
+  assert.match(err.message, /^PostgreSQL at 127\.0\.0\.1:1\/registry: /);
+  assert.doesNotMatch(err.message, /s3cret-pw|wharf:/);
+});

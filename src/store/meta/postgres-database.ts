@@ -153,13 +153,24 @@ export class PostgresDatabase extends PostgresExecutor implements SqlDatabase {
       await migrate(pool);
     } catch (e) {
       await pool.end().catch(() => undefined);
-      throw e;
+      throw new Error(`PostgreSQL at ${where(opts.url)}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return new PostgresDatabase(pool);
   }
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+/** Host, port and database of a connection URL, for messages: never its user or password. */
+function where(url: string | undefined): string {
+  if (url === undefined) return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? ''} (from the PG* variables)`;
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return 'meta.postgres.url (unparsable)';
   }
 }
 
