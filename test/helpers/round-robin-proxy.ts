@@ -7,8 +7,8 @@
 // - Headers go on exactly as received (rawHeaders: Host as the client sent it, Authorization, Range,
 //   Location, Docker-Upload-UUID, repeated headers), minus the hop-by-hop ones.
 // - Each request gets its own upstream connection, opened before a byte of the request is sent. An
-//   upstream that refuses it (a killed process) is skipped: the request goes to the next one, whatever
-//   its body, since nothing of it was sent. A request WITH a body that fails after its connection was
+//   upstream that refuses it (a killed process; or resets or times out the connection) is skipped: the
+//   request goes to the next one, whatever its body, since nothing of it was sent. A request WITH a body that fails after its connection was
 //   made is answered 502 (its body is partly consumed and it may have had an effect); a bodiless one
 //   that fails before its response began is tried on the next upstream.
 // - Requests are counted per upstream (those an upstream answered), so a test can assert that every
@@ -77,12 +77,6 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-/** Connection failures that mean "nobody listens there" (nothing was sent). */
-function refused(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT_CONNECT';
-}
-
 function splitHostPort(hp: string): { host: string; port: number } {
   const i = hp.lastIndexOf(':');
   return { host: hp.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(hp.slice(i + 1)) };
@@ -111,12 +105,10 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
     const s = connect({ host, port });
     upstreamSockets.add(s);
     s.once('close', () => upstreamSockets.delete(s));
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(Object.assign(new Error(`connect to ${upstreams[i]} timed out`), { code: 'ETIMEDOUT_CONNECT' }));
-    }, connectTimeoutMs);
-    s.once('connect', () => { clearTimeout(timer); s.removeListener('error', reject); resolve(s); });
-    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`connect to ${upstreams[i]} timed out`)); }, connectTimeoutMs);
+    const giveUp = (e: Error): void => { clearTimeout(timer); reject(e); };
+    s.once('error', giveUp);
+    s.once('connect', () => { clearTimeout(timer); s.removeListener('error', giveUp); resolve(s); });
   });
 
   const fail = (req: IncomingMessage, res: ServerResponse, why: string): void => {
@@ -177,9 +169,9 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
       try {
         socket = await open(i);
       } catch (err) {
+        // Refused (or reset, or timed out) before a byte of the request was sent: the next one may take it.
         errors.push(`${upstreams[i]}: ${(err as Error).message}`);
-        if (refused(err)) continue;
-        return fail(req, res, errors.join('; '));
+        continue;
       }
       if (closed) { socket.destroy(); break; }
       if (await send(req, res, i, socket, withBody) === 'done') return;
