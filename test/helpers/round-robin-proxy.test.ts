@@ -255,6 +255,7 @@ describe('round-robin proxy', () => {
     }
     assert.ok(!ids.includes(1));
     assert.equal(p.counts[1], 0);
+    assert.deepEqual(p.log.filter((l) => l.failedOn.length > 0).map((l) => l.failedOn), [[1], [1], [1], [1]], 'every request whose turn it was went on from slot 1');
     assert.equal(p.counts[0]! + p.counts[2]!, 12);
     assert.equal(received[0]!.length + received[2]!.length, 12, 'each request reached exactly one upstream');
 
@@ -291,6 +292,9 @@ describe('round-robin proxy', () => {
     assert.equal(idOf(g2), 1);
     assert.deepEqual(received[0], ['PUT /with-body', 'GET /bodiless2']);
     assert.deepEqual(p.counts, [0, 2]);
+    assert.deepEqual(p.log.map((l) => [l.url, l.upstream, l.status, l.failedOn]), [
+      ['/with-body', -1, 502, [0]], ['/bodiless', 1, 200, []], ['/bodiless2', 1, 200, [0]],
+    ]);
   });
 
   test('close() drops keep-alive client connections and stops listening', async () => {

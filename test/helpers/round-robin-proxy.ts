@@ -23,6 +23,8 @@ export interface ProxiedRequest {
   /** Index of the upstream that answered, or -1 when the proxy answered 502 itself. */
   upstream: number;
   status: number;
+  /** Upstreams the request failed on before (a refused connection, or a bodiless request they dropped). */
+  failedOn: number[];
 }
 
 export interface RoundRobinProxy {
@@ -111,8 +113,8 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
     s.once('connect', () => { clearTimeout(timer); s.removeListener('error', giveUp); resolve(s); });
   });
 
-  const fail = (req: IncomingMessage, res: ServerResponse, why: string): void => {
-    record({ method: req.method ?? '', url: req.url ?? '', upstream: -1, status: 502 });
+  const fail = (req: IncomingMessage, res: ServerResponse, why: string, failedOn: number[]): void => {
+    record({ method: req.method ?? '', url: req.url ?? '', upstream: -1, status: 502, failedOn });
     if (res.headersSent) { res.destroy(); return; }
     const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `proxy: ${why}` }] });
     // The request's body may be partly unread: the connection ends after the answer rather than read it.
@@ -126,7 +128,7 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
    * Sends the request to upstream `i` over `socket`. Resolves 'done' once the response has begun (or
    * been answered with 502), 'retry' when a bodiless request failed before any response.
    */
-  const send = (req: IncomingMessage, res: ServerResponse, i: number, socket: Socket, withBody: boolean): Promise<'done' | 'retry'> => new Promise((resolve) => {
+  const send = (req: IncomingMessage, res: ServerResponse, i: number, socket: Socket, withBody: boolean, failedOn: number[]): Promise<'done' | 'retry'> => new Promise((resolve) => {
     let settled = false;
     const settle = (v: 'done' | 'retry'): void => { if (!settled) { settled = true; resolve(v); } };
     const headers = [...forwardable(req.rawHeaders), 'Connection', 'close'];
@@ -137,7 +139,7 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
       createConnection: () => socket, setHost: false,
     });
     up.on('response', (upRes) => {
-      record({ method: req.method ?? '', url: req.url ?? '', upstream: i, status: upRes.statusCode ?? 0 });
+      record({ method: req.method ?? '', url: req.url ?? '', upstream: i, status: upRes.statusCode ?? 0, failedOn });
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardable(upRes.rawHeaders) as unknown as Record<string, string>);
       settle('done');
       pipeline(upRes, res, (err) => { if (err) { res.destroy(); socket.destroy(); } });
@@ -147,7 +149,7 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
       if (settled) { res.destroy(); return; }
       if (!withBody && !res.headersSent && !closed) { settle('retry'); return; }
       settle('done');
-      fail(req, res, `upstream ${upstreams[i]} failed: ${err.message}`);
+      fail(req, res, `upstream ${upstreams[i]} failed: ${err.message}`, [...failedOn, i]);
     });
     // The client went away: so does the upstream request.
     res.once('close', () => { if (!res.writableFinished) up.destroy(); });
@@ -163,6 +165,7 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
     const withBody = hasBody(req);
     const start = next++ % upstreams.length;
     const errors: string[] = [];
+    const failedOn: number[] = [];
     for (let k = 0; k < upstreams.length && !closed; k++) {
       const i = (start + k) % upstreams.length;
       let socket: Socket;
@@ -171,13 +174,15 @@ export async function startRoundRobinProxy(upstreamList: string[], opts: ProxyOp
       } catch (err) {
         // Refused (or reset, or timed out) before a byte of the request was sent: the next one may take it.
         errors.push(`${upstreams[i]}: ${(err as Error).message}`);
+        failedOn.push(i);
         continue;
       }
       if (closed) { socket.destroy(); break; }
-      if (await send(req, res, i, socket, withBody) === 'done') return;
+      if (await send(req, res, i, socket, withBody, failedOn) === 'done') return;
       errors.push(`${upstreams[i]}: failed before answering`);
+      failedOn.push(i);
     }
-    fail(req, res, `no upstream answered (${errors.join('; ') || 'proxy closed'})`);
+    fail(req, res, `no upstream answered (${errors.join('; ') || 'proxy closed'})`, failedOn);
   };
 
   const server = createServer((req, res) => { void handle(req, res); });
