@@ -231,6 +231,16 @@ describe(`a fleet of ${SIZE} wharf serve processes behind a round-robin proxy`, 
     for (const p of troubled.slice(0, 5)) t.diagnostic(`  ${p.repo}:${p.tag}: ${p.trouble.join(' | ').slice(0, 600)}`);
     assert.ok(acked.length >= 2 * workers, `too few pushes acknowledged: ${acked.length}`);
     assert.ok(afterKill.length > 0, 'pushes go on through the proxy after the kill');
+    // A commit (PUT ?digest=) cut short by the kill may have moved the bytes but not linked them; the
+    // proxy then hands the PUT to another process, which no longer finds the upload (404) and the client
+    // uploads the blob again. A 404 on a commit that never met the killed process would be a bug.
+    for (const p of pushes) {
+      for (const path of p.lostCommits) {
+        const puts = fleet.proxy.log.filter((l) => l.method === 'PUT' && l.url.startsWith(path));
+        t.diagnostic(`commit of ${path} answered 404 after failing on process(es) ${puts.flatMap((l) => l.failedOn).join(', ') || 'none'}`);
+        assert.ok(puts.some((l) => l.failedOn.includes(victim)), `a commit answered 404 though it never met the killed process: ${p.repo}:${p.tag} ${path}\n${p.trouble.join('\n')}`);
+      }
+    }
     const unacked = pushes.filter((p) => p.ackedAt === 0);
     assert.deepEqual(unacked.map((p) => `${p.repo}:${p.tag}: ${p.trouble.join(' | ')}`), [], 'with retries through the proxy, every push completes');
 
@@ -332,6 +342,8 @@ interface Push {
   /** When the manifest PUT was answered 201 (0: never). */
   ackedAt: number;
   trouble: string[];
+  /** Upload sessions whose commit (PUT ?digest=) the registry answered 404. */
+  lostCommits: string[];
 }
 
 function newPush(repo: string, tag: string): Push {
@@ -339,16 +351,16 @@ function newPush(repo: string, tag: string): Push {
   const small = randomBlob(48 * 1024);
   const chunked = randomBlob(3 * 160 * 1024 + 17);
   const manifest = encode(ociImage(desc(MT.ociConfig, config), [desc(MT.ociLayer, small), desc(MT.ociLayer, chunked)]));
-  return { repo, tag, blobs: [config, small, chunked], manifest, startedAt: Date.now(), ackedAt: 0, trouble: [] };
+  return { repo, tag, blobs: [config, small, chunked], manifest, startedAt: Date.now(), ackedAt: 0, trouble: [], lostCommits: [] };
 }
 
 const TRIES = 5;
 
-/** The response, or null after a network error (noted). */
-async function attempt(p: Push, base: string, path: string | URL, init: Parameters<typeof req>[2] = {}): Promise<Res | null> {
+/** The response, or null after a network error; anything but `expected` is noted. */
+async function attempt(p: Push, expected: number, base: string, path: string | URL, init: Parameters<typeof req>[2] = {}): Promise<Res | null> {
   try {
     const r = await req(base, path, init);
-    if (r.status >= 500) p.trouble.push(show(r).slice(0, 400));
+    if (r.status !== expected) p.trouble.push(show(r).slice(0, 400));
     return r;
   } catch (e) {
     p.trouble.push(`${init.method ?? 'GET'} ${String(path)}: ${(e as Error).message}`);
@@ -358,37 +370,58 @@ async function attempt(p: Push, base: string, path: string | URL, init: Paramete
 
 async function pushThroughProxy(base: string, p: Push): Promise<void> {
   const [config, small, chunked] = p.blobs as [Content, Content, Content];
-  const blobThere = async (b: Content): Promise<boolean> => (await attempt(p, base, `/v2/${p.repo}/blobs/${b.digest}`, { method: 'HEAD' }))?.status === 200;
 
   // Monolithic: POST ?digest= with the body.
   for (let k = 0; k < TRIES; k++) {
-    const r = await attempt(p, base, `/v2/${p.repo}/blobs/uploads/?digest=${encodeURIComponent(config.digest)}`, { method: 'POST', body: config.data, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await attempt(p, 201, base, `/v2/${p.repo}/blobs/uploads/?digest=${encodeURIComponent(config.digest)}`, { method: 'POST', body: config.data, headers: { 'content-type': 'application/octet-stream' } });
     if (r?.status === 201) break;
     if (k === TRIES - 1) return;
   }
   // POST, then PUT ?digest= with the body.
   for (let k = 0; k < TRIES; k++) {
-    const s = await attempt(p, base, `/v2/${p.repo}/blobs/uploads/`, { method: 'POST' });
+    const s = await attempt(p, 202, base, `/v2/${p.repo}/blobs/uploads/`, { method: 'POST' });
     if (s?.status !== 202) { if (k === TRIES - 1) return; continue; }
     const u = withDigest(new URL(s.headers.get('location')!, base), small.digest);
-    const r = await attempt(p, base, u.pathname + u.search, { method: 'PUT', body: small.data, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await attempt(p, 201, base, u.pathname + u.search, { method: 'PUT', body: small.data, headers: { 'content-type': 'application/octet-stream' } });
     if (r?.status === 201) break;
     if (k === TRIES - 1) return;
   }
-  // POST, PATCH chunks (resumed from the registry's Range after a failure), PUT ?digest=.
+  // POST, PATCH chunks (resumed from the registry's Range after a failure), PUT ?digest=; a session the
+  // registry no longer knows (404) is started again, as the spec tells clients to.
+  let committed = false;
+  for (let session = 0; session < 3 && !committed; session++) {
+    const r = await chunkedUpload(p, base, chunked);
+    if (r === 'failed') return;
+    committed = r === 'committed';
+  }
+  if (!committed) return;
+  // The manifest: acknowledged with 201.
+  for (let k = 0; k < TRIES; k++) {
+    const r = await attempt(p, 201, base, `/v2/${p.repo}/manifests/${p.tag}`, { method: 'PUT', body: p.manifest.data, headers: { 'content-type': MT.ociManifest } });
+    if (r?.status === 201) {
+      assert.equal(r.headers.get('docker-content-digest'), p.manifest.digest);
+      p.ackedAt = Date.now();
+      return;
+    }
+    if (r && r.status < 500) return;
+  }
+}
+
+/** One upload session for `blob`: 'again' when the registry lost it (404), so that a new one is needed. */
+async function chunkedUpload(p: Push, base: string, blob: Content): Promise<'committed' | 'again' | 'failed'> {
   let upload: URL | null = null;
   for (let k = 0; k < TRIES && !upload; k++) {
-    const s = await attempt(p, base, `/v2/${p.repo}/blobs/uploads/`, { method: 'POST' });
+    const s = await attempt(p, 202, base, `/v2/${p.repo}/blobs/uploads/`, { method: 'POST' });
     if (s?.status === 202) upload = new URL(s.headers.get('location')!, base);
   }
-  if (!upload) return;
+  if (!upload) return 'failed';
   let offset = 0;
   let failures = 0;
-  while (offset < chunked.size) {
-    if (failures >= TRIES) return;
-    const n = Math.min(160 * 1024, chunked.size - offset);
-    const r = await attempt(p, base, upload.pathname + upload.search, {
-      method: 'PATCH', body: chunked.data.subarray(offset, offset + n),
+  while (offset < blob.size) {
+    if (failures >= TRIES) return 'failed';
+    const n = Math.min(160 * 1024, blob.size - offset);
+    const r = await attempt(p, 202, base, upload.pathname + upload.search, {
+      method: 'PATCH', body: blob.data.subarray(offset, offset + n),
       headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + n - 1}` },
     });
     if (r?.status === 202) {
@@ -396,30 +429,25 @@ async function pushThroughProxy(base: string, p: Push): Promise<void> {
       offset = Number(/^0-(\d+)$/.exec(r.headers.get('range') ?? '')?.[1] ?? -1) + 1;
       continue;
     }
+    if (r?.status === 404) return 'again';
     failures++;
     // Where does the upload stand? (Any process can tell.)
-    const st = await attempt(p, base, upload.pathname + upload.search);
-    if (st?.status !== 204) { p.trouble.push(`upload status ${st?.status}`); continue; }
+    const st = await attempt(p, 204, base, upload.pathname + upload.search);
+    if (st?.status === 404) return 'again';
+    if (st?.status !== 204) continue;
     const end = Number(/^0-(\d+)$/.exec(st.headers.get('range') ?? '')?.[1] ?? -1);
     // "0-0" is an empty upload here: no chunk is one byte long.
     offset = end <= 0 ? 0 : end + 1;
     p.trouble.push(`resumed at ${offset}`);
   }
-  const commit = withDigest(upload, chunked.digest);
-  let committed = false;
-  for (let k = 0; k < TRIES && !committed; k++) {
-    const r = await attempt(p, base, commit.pathname + commit.search, { method: 'PUT' });
-    committed = r?.status === 201 || (r !== null && r.status === 404 && k > 0 && await blobThere(chunked));
-  }
-  if (!committed) return;
-  // The manifest: acknowledged with 201.
+  const commit = withDigest(upload, blob.digest);
   for (let k = 0; k < TRIES; k++) {
-    const r = await attempt(p, base, `/v2/${p.repo}/manifests/${p.tag}`, { method: 'PUT', body: p.manifest.data, headers: { 'content-type': MT.ociManifest } });
-    if (r?.status === 201) {
-      assert.equal(r.headers.get('docker-content-digest'), p.manifest.digest);
-      p.ackedAt = Date.now();
-      return;
+    const r = await attempt(p, 201, base, commit.pathname + commit.search, { method: 'PUT' });
+    if (r?.status === 201) return 'committed';
+    if (r?.status === 404) {
+      p.lostCommits.push(upload.pathname);
+      return 'again';
     }
-    if (r && r.status < 500) { p.trouble.push(`manifest PUT: ${show(r).slice(0, 300)}`); return; }
   }
+  return 'failed';
 }
