@@ -3,6 +3,9 @@
 // upstreams. Run as its own process (startRoundRobinProxy), so that it never shares an event loop with
 // the load generator:  node dist/bench/round-robin.js http://127.0.0.1:A http://127.0.0.1:B
 // (prints "listening http://127.0.0.1:PORT"). Nothing of Wharf's is in here: any load balancer would do.
+// Not the fleet test's proxy (test/helpers/round-robin-proxy.ts), on purpose: that one opens a connection
+// per request, to find a killed process before sending it a byte; this one keeps its upstream connections
+// alive, as a production load balancer does, so that the rows measure the registry, not TCP set-up.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { pipeline } from 'node:stream';
