@@ -3,7 +3,8 @@
 // image, a 12 MiB layer) and a referrer with a subject pushed over HTTP; then its storage imported into a
 // fresh Wharf data directory by the shipped CLI, and Wharf must serve what Distribution served: the
 // catalog, every tag list, every manifest byte for byte under the same digest, every blob hashing to its
-// digest, the referrer through the referrers API. Once straight through, once killed midway and run again.
+// digest, the referrer through the referrers API. Once straight through, once killed midway and run again;
+// and once from a bucket on Ceph RGW that Distribution's s3 driver filled (`--from s3://…`).
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startDistribution, type DistributionServer } from '../helpers/distribution.js';
+import { startDistribution, type DistributionOptions, type DistributionServer } from '../helpers/distribution.js';
+import { createTestBucket, listKeys, s3TestClient, s3TestEndpoint } from '../helpers/s3.js';
 import { startWharf, wharfBin } from '../helpers/server.js';
 import { pushBlob, putManifest } from '../helpers/push.js';
 import type { ImportReport } from '../../src/migrate/import-report.js';
@@ -75,9 +77,11 @@ async function snapshot(base: string): Promise<Snapshot> {
   return snap;
 }
 
-function runImport(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function runImport(
+  args: string[], onLine?: (line: string, kill: () => void) => void, env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [wharfBin, 'import-distribution', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [wharfBin, 'import-distribution', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
@@ -91,43 +95,57 @@ function runImport(args: string[], onLine?: (line: string, kill: () => void) => 
   });
 }
 
+interface Filled { truth: Snapshot; referrer: { subject: string; digest: string; bytes: Buffer } }
+
+/** Starts docker-registry (with `opts`), fills it with skopeo and a referrer, notes what it serves, stops it keeping its data. */
+async function fillDistribution(opts: DistributionOptions = {}): Promise<DistributionServer & Filled> {
+  const dist = await startDistribution(opts);
+  try {
+    const reg: Registry = { name: 'distribution', addr: dist.addr, url: dist.url, stop: async () => undefined };
+    await withClientEnv([dist.addr], async (env) => {
+      await pushImage(env, reg, REPOS.big, 'v1', BIG);
+      await pushImage(env, reg, REPOS.oci, 'v1', IMG);
+      await pushImage(env, reg, REPOS.oci, 'latest', IMG);
+      await pushIndex(env, reg, REPOS.multi, 'multi', IDX);
+      const layout = env.tmp('layout');
+      writeOciLayout(layout, [{ tag: 'src', image: DOCKER }]);
+      await env.skopeo(['copy', '--quiet', '--format', 'v2s2', ...COPY_TLS_OFF, `oci:${layout}:src`, dockerRef(reg, REPOS.docker, 'v1')]);
+      const docker = JSON.parse((await inspectRaw(env, dockerRef(reg, REPOS.docker, 'v1'))).toString()) as { mediaType: string };
+      assert.equal(docker.mediaType, MT.dockerManifest);
+    });
+    // A signature-like artifact whose subject is the OCI image: Distribution 2.8 stores it as a plain manifest.
+    const empty = Buffer.from('{}');
+    const emptyDigest = await pushBlob(dist.url, REPOS.oci, empty);
+    const bytes = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      artifactType: 'application/vnd.example.signature',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyDigest, size: empty.length },
+      layers: [],
+      subject: { mediaType: MT.ociManifest, digest: IMG.manifestDigest, size: IMG.manifest.length },
+    }));
+    const put = await putManifest(dist.url, REPOS.oci, sha256(bytes), bytes);
+    assert.equal(put.status, 201, await put.text());
+    const filled = { referrer: { subject: IMG.manifestDigest, digest: sha256(bytes), bytes }, truth: await snapshot(dist.url) };
+    assert.deepEqual(filled.truth.catalog, Object.values(REPOS).sort());
+    await dist.stop({ keepData: true });
+    return { ...dist, ...filled };
+  } catch (e) {
+    await dist.stop();
+    throw e;
+  }
+}
+
 let dist: DistributionServer | null = null;
 let storageRoot = '';
 let truth: Snapshot;
-let referrer: { subject: string; digest: string; bytes: Buffer };
+let referrer: Filled['referrer'];
 const dataDirs: string[] = [];
 
 before(async () => {
-  dist = await startDistribution();
-  const reg: Registry = { name: 'distribution', addr: dist.addr, url: dist.url, stop: async () => undefined };
-  await withClientEnv([dist.addr], async (env) => {
-    await pushImage(env, reg, REPOS.big, 'v1', BIG);
-    await pushImage(env, reg, REPOS.oci, 'v1', IMG);
-    await pushImage(env, reg, REPOS.oci, 'latest', IMG);
-    await pushIndex(env, reg, REPOS.multi, 'multi', IDX);
-    const layout = env.tmp('layout');
-    writeOciLayout(layout, [{ tag: 'src', image: DOCKER }]);
-    await env.skopeo(['copy', '--quiet', '--format', 'v2s2', ...COPY_TLS_OFF, `oci:${layout}:src`, dockerRef(reg, REPOS.docker, 'v1')]);
-    const docker = JSON.parse((await inspectRaw(env, dockerRef(reg, REPOS.docker, 'v1'))).toString()) as { mediaType: string };
-    assert.equal(docker.mediaType, MT.dockerManifest);
-  });
-  // A signature-like artifact whose subject is the OCI image: Distribution 2.8 stores it as a plain manifest.
-  const empty = Buffer.from('{}');
-  const emptyDigest = await pushBlob(dist.url, REPOS.oci, empty);
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MT.ociManifest,
-    artifactType: 'application/vnd.example.signature',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyDigest, size: empty.length },
-    layers: [],
-    subject: { mediaType: MT.ociManifest, digest: IMG.manifestDigest, size: IMG.manifest.length },
-  }));
-  const put = await putManifest(dist.url, REPOS.oci, sha256(bytes), bytes);
-  assert.equal(put.status, 201, await put.text());
-  referrer = { subject: IMG.manifestDigest, digest: sha256(bytes), bytes };
-  truth = await snapshot(dist.url);
-  assert.deepEqual(truth.catalog, Object.values(REPOS).sort());
-  await dist.stop({ keepData: true });
+  const filled = await fillDistribution();
+  dist = filled;
+  ({ truth, referrer } = filled);
   storageRoot = join(dist.dataDir, 'storage');
 });
 
@@ -143,7 +161,8 @@ function freshDataDir(): string {
 }
 
 /** Starts Wharf on the data directory and checks it serves exactly what Distribution did. */
-async function assertWharfServesTruth(dataDir: string): Promise<void> {
+async function assertWharfServesTruth(dataDir: string, expected: Filled = { truth, referrer }): Promise<void> {
+  const { truth, referrer } = expected;
   const wharf = await startWharf({ dataDir });
   try {
     const got = await snapshot(wharf.url);
@@ -209,12 +228,78 @@ describe('wharf import-distribution from docker-registry', () => {
     assert.deepEqual([again.tags.imported, again.manifests.imported, again.blobs.imported], [0, 0, 0], 'nothing left to import');
   });
 
-  test('exit 2 and a clear message when --from is not a Distribution storage root, or is a URL', async () => {
+  test('exit 2 and a clear message when --from is not a Distribution storage root, or a URL other than s3://', async () => {
     const r = await runImport(['--from', freshDataDir(), '--data', freshDataDir()]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not a Distribution storage root/);
-    const s3 = await runImport(['--from', 's3://bucket/prefix', '--data', freshDataDir()]);
-    assert.equal(s3.code, 2);
-    assert.match(s3.stderr, /only a directory is supported/);
+    const gs = await runImport(['--from', 'gs://bucket/prefix', '--data', freshDataDir()]);
+    assert.equal(gs.code, 2);
+    assert.match(gs.stderr, /only a directory or s3:\/\/BUCKET\[\/PREFIX\] is supported/);
+  });
+});
+
+describe('wharf import-distribution from docker-registry on S3 (Ceph RGW)', () => {
+  let s3dist: (DistributionServer & Filled) | null = null;
+  let bucket: { name: string; remove(): Promise<void> } | null = null;
+  const client = s3TestClient();
+  /** Distribution's rootdirectory; its s3 driver writes keys without the leading `/`. */
+  const rootdirectory = '/distribution/root';
+
+  before(async () => {
+    const e = s3TestEndpoint();
+    bucket = await createTestBucket(client);
+    // Go's SDK in docker-registry cannot apply AWS_CA_BUNDLE to Distribution's transport (it panics at start-up); the endpoint is plain HTTP.
+    const env = { ...process.env };
+    delete env.AWS_CA_BUNDLE;
+    s3dist = await fillDistribution({
+      env,
+      storage: [
+        '  s3:',
+        `    accesskey: ${e.accessKeyId}`,
+        `    secretkey: ${e.secretAccessKey}`,
+        `    region: ${e.region}`,
+        `    regionendpoint: ${e.endpoint}`,
+        `    bucket: ${bucket.name}`,
+        '    forcepathstyle: true',
+        `    secure: ${e.endpoint.startsWith('https:')}`,
+        '    v4auth: true',
+        `    rootdirectory: ${rootdirectory}`,
+        '  redirect:',
+        '    disable: true',
+      ],
+    });
+  });
+
+  after(async () => {
+    if (s3dist) rmSync(s3dist.dataDir, { recursive: true, force: true });
+    await bucket?.remove();
+    client.destroy();
+  });
+
+  test('--from s3://bucket/prefix --from-endpoint … --from-path-style: every tag pulled from Wharf has the digest it had on Distribution', { timeout: 180_000 }, async () => {
+    const e = s3TestEndpoint();
+    const keys = await listKeys(client, bucket!.name, 'distribution/root/docker/registry/v2/repositories/');
+    assert.ok(keys.length > 0, 'Distribution wrote its tree into the bucket, under its rootdirectory');
+    const dataDir = freshDataDir();
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: e.accessKeyId, AWS_SECRET_ACCESS_KEY: e.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    delete env.AWS_PROFILE;
+    const r = await runImport([
+      '--from', `s3://${bucket!.name}${rootdirectory}`, '--from-endpoint', e.endpoint, '--from-region', e.region, '--from-path-style',
+      '--data', dataDir, '--format', 'json',
+    ], undefined, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stderr.includes(e.secretAccessKey) && !r.stdout.includes(e.secretAccessKey), 'the secret is never printed');
+    const report = JSON.parse(r.stdout) as ImportReport;
+    assert.equal(report.from, `s3://${bucket!.name}/distribution/root/docker/registry/v2`);
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.repositories, 4);
+    assert.deepEqual(report.tags, { imported: 5, skipped: 0 });
+    assert.deepEqual(report.manifests, { imported: 7, skipped: 0 });
+    assert.ok(report.blobs.bytes > 12 * 1024 * 1024, 'the 12 MiB layer came through');
+    // Every tag Distribution served, pulled from Wharf, with the digest it had there (and all the rest).
+    await assertWharfServesTruth(dataDir, s3dist!);
+    for (const [repo, tags] of Object.entries(s3dist!.truth.tags)) {
+      for (const tag of tags) assert.ok(s3dist!.truth.manifests[repo]![tag]!.digest, `${repo}:${tag} had a digest on Distribution`);
+    }
   });
 });

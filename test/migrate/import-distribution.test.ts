@@ -6,12 +6,13 @@ import { buffer } from 'node:stream/consumers';
 import { Registry } from '../../src/registry/registry.js';
 import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
 import { DistributionLayout } from '../../src/migrate/distribution-layout.js';
-import { openFsDistribution } from '../../src/migrate/distribution-storage.js';
+import { openFsDistribution, type DistributionStorage } from '../../src/migrate/distribution-storage.js';
 import { importDistribution } from '../../src/migrate/import-distribution.js';
 import type { ImportReport } from '../../src/migrate/import-report.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { MemoryBlobData, MemoryBlobStore } from '../helpers/memory-blob-store.js';
 import { DistributionTree, sha256 } from './distribution-tree.js';
+import { fsSource, s3Source, type DistributionSource } from './distribution-sources.js';
 
 const trees: DistributionTree[] = [];
 after(() => { for (const t of trees) t.cleanup(); });
@@ -30,8 +31,9 @@ function wharf(): Wharf {
   return { registry: new Registry(new MemoryBlobStore(data, clock), meta, { maxManifestBytes: 1 << 20 }, clock), data, meta, clock };
 }
 
-async function run(t: DistributionTree, registry: Registry): Promise<ImportReport> {
-  return importDistribution(new DistributionLayout(await openFsDistribution(t.root)), registry);
+async function run(t: DistributionTree | DistributionStorage, registry: Registry): Promise<ImportReport> {
+  const storage = t instanceof DistributionTree ? await openFsDistribution(t.root) : t;
+  return importDistribution(new DistributionLayout(storage), registry);
 }
 
 /** Every tag of every repository in the tree resolves in Wharf to the same digest and bytes. */
@@ -88,74 +90,80 @@ function fullTree(): { t: DistributionTree; tags: Record<string, Record<string, 
 }
 
 describe('import-distribution', () => {
-  test('every repository, tag, manifest (exact bytes), blob and referrer arrives; a second run skips everything', async () => {
-    const { t, tags, a, referrer, sub } = fullTree();
-    const w = wharf();
-    const report = await run(t, w.registry);
-    assert.deepEqual(report.problems, []);
-    assert.equal(report.repositories, 2);
-    assert.deepEqual(report.manifests, { imported: 9, skipped: 0 });
-    assert.deepEqual(report.tags, { imported: 6, skipped: 0 });
-    // 7 images in team/app of 3 blobs each (the index has none), 3 in team/app/sub of which one is a shared layer.
-    assert.equal(report.blobs.imported, 7 * 3 + 2);
-    assert.equal(report.blobs.skipped, 1, 'the layer team/app/sub shares is linked, not copied again');
-    assert.equal(report.linksWithoutBlob.count, 0);
+  // The same tree read from a directory and from a bucket (Distribution's s3 driver's layout).
+  for (const source of [fsSource(), s3Source()] as DistributionSource[]) {
+    after(() => source.cleanup());
 
-    await assertTagsMatch(w.registry, tags);
-    assert.deepEqual((await w.registry.listing.catalog({})).items, ['team/app', 'team/app/sub']);
-    for (const b of [a.config, ...a.layers]) await assertBlob(w.registry, 'team/app', b);
-    for (const b of [sub.config, ...sub.layers]) await assertBlob(w.registry, 'team/app/sub', b);
-    assert.equal((await w.registry.manifests.get('team/app', referrer.digest)).record.subject, a.digest);
-    const referrers = await w.registry.listing.referrers('team/app', a.digest);
-    assert.deepEqual(referrers.manifests.map((m) => [m.digest, m.artifactType]), [[referrer.digest, 'application/vnd.example.sig']]);
-    const copied = [...w.data.blobs].filter(([d]) => !t.manifests.has(d)).reduce((n, [, b]) => n + b.length, 0);
-    assert.equal(report.blobs.bytes, copied, 'bytes counts each blob copied once, manifests apart');
+    test(`from ${source.name}: every repository, tag, manifest (exact bytes), blob and referrer arrives; a second run skips everything`, async () => {
+      const { t, tags, a, referrer, sub } = fullTree();
+      const storage = await source.open(t);
+      const w = wharf();
+      const report = await run(storage, w.registry);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.repositories, 2);
+      assert.deepEqual(report.manifests, { imported: 9, skipped: 0 });
+      assert.deepEqual(report.tags, { imported: 6, skipped: 0 });
+      // 7 images in team/app of 3 blobs each (the index has none), 3 in team/app/sub of which one is a shared layer.
+      assert.equal(report.blobs.imported, 7 * 3 + 2);
+      assert.equal(report.blobs.skipped, 1, 'the layer team/app/sub shares is linked, not copied again');
+      assert.equal(report.linksWithoutBlob.count, 0);
 
-    const again = await run(t, w.registry);
-    assert.deepEqual(again.problems, []);
-    assert.deepEqual(again.manifests, { imported: 0, skipped: 9 });
-    assert.deepEqual(again.tags, { imported: 0, skipped: 6 });
-    assert.deepEqual(again.blobs, { imported: 0, skipped: 24, bytes: 0 });
-  });
+      await assertTagsMatch(w.registry, tags);
+      assert.deepEqual((await w.registry.listing.catalog({})).items, ['team/app', 'team/app/sub']);
+      for (const b of [a.config, ...a.layers]) await assertBlob(w.registry, 'team/app', b);
+      for (const b of [sub.config, ...sub.layers]) await assertBlob(w.registry, 'team/app/sub', b);
+      assert.equal((await w.registry.manifests.get('team/app', referrer.digest)).record.subject, a.digest);
+      const referrers = await w.registry.listing.referrers('team/app', a.digest);
+      assert.deepEqual(referrers.manifests.map((m) => [m.digest, m.artifactType]), [[referrer.digest, 'application/vnd.example.sig']]);
+      const copied = [...w.data.blobs].filter(([d]) => !t.manifests.has(d)).reduce((n, [, b]) => n + b.length, 0);
+      assert.equal(report.blobs.bytes, copied, 'bytes counts each blob copied once, manifests apart');
 
-  test('damage is reported and skipped, the rest imported: a corrupt blob, a dangling tag, a revision without bytes, schema 1; a link without bytes is only noted', async () => {
-    const t = tree();
-    const good = t.image('app', 'good', { tag: 'good' });
-    // A layer whose bytes do not hash to its digest, and the image and tag that need it.
-    const corrupt = t.image('app', 'corrupt', { tag: 'corrupt' });
-    t.blob('not the layer', corrupt.layers[0]!.digest);
-    // A tag pointing at a manifest Distribution never held.
-    t.tag('app', 'dangling', sha256('no such manifest'));
-    // A revision whose bytes are gone.
-    const gone = sha256('gone');
-    t.revision('app', gone);
-    // Docker schema 1, which Wharf does not take.
-    const schema1 = t.manifest('app', { schemaVersion: 1, name: 'app', tag: 'old', fsLayers: [] }, 'old');
-    // A blob link whose bytes Distribution's garbage collection removed.
-    const collected = sha256('collected');
-    t.layerLink('app', collected);
+      const again = await run(storage, w.registry);
+      assert.deepEqual(again.problems, []);
+      assert.deepEqual(again.manifests, { imported: 0, skipped: 9 });
+      assert.deepEqual(again.tags, { imported: 0, skipped: 6 });
+      assert.deepEqual(again.blobs, { imported: 0, skipped: 24, bytes: 0 });
+    });
 
-    const w = wharf();
-    const report = await run(t, w.registry);
-    const kinds = report.problems.map((p) => [p.kind, p.tag ?? p.digest]).sort();
-    assert.deepEqual(kinds, [
-      ['blob-corrupt', corrupt.layers[0]!.digest],
-      ['manifest-missing', gone],
-      ['manifest-refused', corrupt.digest],
-      ['manifest-refused', schema1.digest],
-      ['tag-dangling', 'corrupt'],
-      ['tag-dangling', 'dangling'],
-      ['tag-dangling', 'old'],
-    ].sort());
-    assert.match(report.problems.find((p) => p.kind === 'blob-corrupt')!.detail, /does not match/);
-    assert.match(report.problems.find((p) => p.tag === 'dangling')!.detail, /no revision link/);
-    assert.match(report.problems.find((p) => p.tag === 'corrupt')!.detail, /was not imported/);
-    assert.deepEqual(report.linksWithoutBlob, { count: 1, examples: [`app@${collected}`] });
-    assert.equal(w.data.blobs.has(corrupt.layers[0]!.digest), false, 'corrupt bytes are not stored');
-    assert.equal(w.data.uploads.size, 0, 'no upload left behind');
-    await assertTagsMatch(w.registry, { app: { good } });
-    assert.deepEqual(report.tags, { imported: 1, skipped: 0 });
-  });
+    test(`from ${source.name}: damage is reported and skipped, the rest imported: a corrupt blob, a dangling tag, a revision without bytes, schema 1; a link without bytes is only noted`, async () => {
+      const t = tree();
+      const good = t.image('app', 'good', { tag: 'good' });
+      // A layer whose bytes do not hash to its digest, and the image and tag that need it.
+      const corrupt = t.image('app', 'corrupt', { tag: 'corrupt' });
+      t.blob('not the layer', corrupt.layers[0]!.digest);
+      // A tag pointing at a manifest Distribution never held.
+      t.tag('app', 'dangling', sha256('no such manifest'));
+      // A revision whose bytes are gone.
+      const gone = sha256('gone');
+      t.revision('app', gone);
+      // Docker schema 1, which Wharf does not take.
+      const schema1 = t.manifest('app', { schemaVersion: 1, name: 'app', tag: 'old', fsLayers: [] }, 'old');
+      // A blob link whose bytes Distribution's garbage collection removed.
+      const collected = sha256('collected');
+      t.layerLink('app', collected);
+
+      const w = wharf();
+      const report = await run(await source.open(t), w.registry);
+      const kinds = report.problems.map((p) => [p.kind, p.tag ?? p.digest]).sort();
+      assert.deepEqual(kinds, [
+        ['blob-corrupt', corrupt.layers[0]!.digest],
+        ['manifest-missing', gone],
+        ['manifest-refused', corrupt.digest],
+        ['manifest-refused', schema1.digest],
+        ['tag-dangling', 'corrupt'],
+        ['tag-dangling', 'dangling'],
+        ['tag-dangling', 'old'],
+      ].sort());
+      assert.match(report.problems.find((p) => p.kind === 'blob-corrupt')!.detail, /does not match/);
+      assert.match(report.problems.find((p) => p.tag === 'dangling')!.detail, /no revision link/);
+      assert.match(report.problems.find((p) => p.tag === 'corrupt')!.detail, /was not imported/);
+      assert.deepEqual(report.linksWithoutBlob, { count: 1, examples: [`app@${collected}`] });
+      assert.equal(w.data.blobs.has(corrupt.layers[0]!.digest), false, 'corrupt bytes are not stored');
+      assert.equal(w.data.uploads.size, 0, 'no upload left behind');
+      await assertTagsMatch(w.registry, { app: { good } });
+      assert.deepEqual(report.tags, { imported: 1, skipped: 0 });
+    });
+  }
 
   for (const crashIn of ['commitUpload', 'putSmall'] as const) {
     test(`interrupted (the blob store fails in ${crashIn}), then run again: the import completes and skips what arrived`, async () => {
