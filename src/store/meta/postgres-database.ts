@@ -153,7 +153,8 @@ export class PostgresDatabase extends PostgresExecutor implements SqlDatabase {
       await migrate(pool);
     } catch (e) {
       await pool.end().catch(() => undefined);
-      throw new Error(`PostgreSQL at ${where(opts.url)}: ${e instanceof Error ? e.message : String(e)}`);
+      // The cause is node-postgres's error (a code and the server's message): it holds no connection string.
+      throw new Error(`PostgreSQL at ${where(opts.url)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     return new PostgresDatabase(pool);
   }
