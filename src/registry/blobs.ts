@@ -107,6 +107,8 @@ export class BlobService {
     const claim = await BlobClaim.take(this.ctx.meta, digest);
     let size: number;
     try {
+      // The upload's area outlives the commit (on drivers whose commit is repeatable): a crash before the
+      // link leaves the record and the bytes, and the client's retried PUT, on any process, commits again.
       size = await this.ctx.blobs.commitUpload(id, digest, at);
       const linked = await claim.linkWith(async (m) => {
         if (!(await m.blobs.link(u.repoId, digest, size))) return false;
@@ -118,6 +120,9 @@ export class BlobService {
     } finally {
       await claim.release();
     }
+    // Linked, and the record gone: the area is nobody's now. Best effort: should this fail (or the process
+    // die first), the upload sweep removes bytes that no record claims.
+    await this.ctx.blobs.deleteUpload(id).catch(() => undefined);
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
   }
