@@ -26,7 +26,29 @@ const TOUCH_EVERY_MS = 10_000;
 const MOUNT_CANDIDATES = 100;
 
 export class BlobService {
+  /** Removals of committed uploads' areas under way (see removeArea). */
+  private readonly removals = new Set<Promise<void>>();
+
   constructor(private readonly ctx: RegistryContext) {}
+
+  /**
+   * Removes a committed upload's area once its blob is linked and its record gone (nobody's bytes now),
+   * without the client waiting: the commit is answered as soon as it is linked, so that a crash in the
+   * few store calls this takes never turns an accomplished commit into a retried PUT that finds no
+   * upload (404). Best effort: should it fail, or the process die first, the upload sweep removes bytes
+   * that no record claims.
+   */
+  private removeArea(id: string): void {
+    const removal: Promise<void> = this.ctx.blobs.deleteUpload(id)
+      .catch(() => undefined)
+      .finally(() => { this.removals.delete(removal); });
+    this.removals.add(removal);
+  }
+
+  /** Waits for the removals under way (before the stores close). */
+  async drain(): Promise<void> {
+    while (this.removals.size > 0) await Promise.all([...this.removals]);
+  }
 
   async startUpload(repository: string): Promise<string> {
     const repoId = await this.ctx.writableRepo(repository);
@@ -120,9 +142,7 @@ export class BlobService {
     } finally {
       await claim.release();
     }
-    // Linked, and the record gone: the area is nobody's now. Best effort: should this fail (or the process
-    // die first), the upload sweep removes bytes that no record claims.
-    await this.ctx.blobs.deleteUpload(id).catch(() => undefined);
+    this.removeArea(id);
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
   }
