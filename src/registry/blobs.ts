@@ -26,7 +26,29 @@ const TOUCH_EVERY_MS = 10_000;
 const MOUNT_CANDIDATES = 100;
 
 export class BlobService {
+  /** Removals of committed uploads' areas under way (see removeArea). */
+  private readonly removals = new Set<Promise<void>>();
+
   constructor(private readonly ctx: RegistryContext) {}
+
+  /**
+   * Removes a committed upload's area once its blob is linked and its record gone (nobody's bytes now),
+   * without the client waiting: the commit is answered as soon as it is linked, so that a crash in the
+   * few store calls this takes never turns an accomplished commit into a retried PUT that finds no
+   * upload (404). Best effort: should it fail, or the process die first, the upload sweep removes bytes
+   * that no record claims.
+   */
+  private removeArea(id: string): void {
+    const removal: Promise<void> = this.ctx.blobs.deleteUpload(id)
+      .catch(() => undefined)
+      .finally(() => { this.removals.delete(removal); });
+    this.removals.add(removal);
+  }
+
+  /** Waits for the removals under way (before the stores close). */
+  async drain(): Promise<void> {
+    while (this.removals.size > 0) await Promise.all([...this.removals]);
+  }
 
   async startUpload(repository: string): Promise<string> {
     const repoId = await this.ctx.writableRepo(repository);
@@ -107,6 +129,8 @@ export class BlobService {
     const claim = await BlobClaim.take(this.ctx.meta, digest);
     let size: number;
     try {
+      // The upload's area outlives the commit (on drivers whose commit is repeatable): a crash before the
+      // link leaves the record and the bytes, and the client's retried PUT, on any process, commits again.
       size = await this.ctx.blobs.commitUpload(id, digest, at);
       const linked = await claim.linkWith(async (m) => {
         if (!(await m.blobs.link(u.repoId, digest, size))) return false;
@@ -118,6 +142,7 @@ export class BlobService {
     } finally {
       await claim.release();
     }
+    this.removeArea(id);
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
   }

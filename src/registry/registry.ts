@@ -31,6 +31,7 @@ export class Registry {
   }
 
   async close(): Promise<void> {
+    await this.blobs.drain();
     await this.ctx.blobs.close();
     await this.ctx.meta.close();
   }

@@ -15,6 +15,9 @@ export class MemoryBlobData {
 }
 
 export class MemoryBlobStore implements BlobStore {
+  /** Like S3: a commit leaves the upload in place for deleteUpload, so it can be repeated. */
+  readonly commitIsRepeatable = true;
+
   constructor(readonly data = new MemoryBlobData(), private readonly clock: Clock = systemClock) {}
 
   async stat(digest: string): Promise<BlobStat | null> {
@@ -83,9 +86,8 @@ export class MemoryBlobStore implements BlobStore {
     const bytes = this.bytesOf(id, at.offset);
     const actual = newHasher(want.algorithm).update(bytes).digest('hex');
     if (actual !== want.hex) throw new RegistryError('DIGEST_INVALID', `content digest ${want.algorithm}:${actual} does not match ${digest}`);
-    this.data.blobs.set(digest, bytes);
+    this.data.blobs.set(digest, Buffer.from(bytes));
     this.data.storedAt.set(digest, this.clock.now());
-    this.data.uploads.delete(id);
     return bytes.length;
   }
 

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { digestOf } from '../../src/oci/digest.js';
 import { bytesOf, code, pushBlob, streamOf, testRegistry } from './lib.js';
 import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
+import { sweepUploads } from '../../src/jobs/upload-sweep.js';
 
 describe('registry: uploads', () => {
   test('chunked upload: offsets advance with each chunk; the blob is linked on completion', async () => {
@@ -82,6 +83,41 @@ describe('registry: uploads', () => {
     await assert.rejects(r.blobs.complete('dig', id, digestOf('nope'), null, null, actor), code('DIGEST_INVALID'));
     await assert.rejects(r.blobs.stat('dig', digestOf('nope')), code('BLOB_UNKNOWN'));
     await r.blobs.complete('dig', id, digestOf('payload'), null, null, actor);
+  });
+
+  test('a commit whose link a crash prevented is completed by the retried PUT: the blob is linked and whole, the area removed', async () => {
+    const { registry: r, blobs, meta } = testRegistry();
+    const data = bytesOf('a layer whose first commit died before its link');
+    const digest = digestOf(data);
+    const id = await r.blobs.startUpload('retry');
+    await r.blobs.append('retry', id, streamOf(data.subarray(0, 10)), { start: 0, end: 9 }, 10);
+    await r.blobs.append('retry', id, streamOf(data.subarray(10)), null, null);
+    // The dead process's commit: the blob made from the recorded position, then nothing (no link, the record kept).
+    const u = (await meta.uploads.get(id))!;
+    assert.equal(await blobs.commitUpload(id, digest, u), data.length);
+    await assert.rejects(r.blobs.stat('retry', digestOf(data)), code('BLOB_UNKNOWN'));
+    assert.deepEqual(await r.blobs.complete('retry', id, digest, null, null, actor), { digest, size: data.length });
+    assert.deepEqual(await r.blobs.stat('retry', digest), { digest, size: data.length });
+    assert.ok((await blobs.readSmall(digest))!.equals(data));
+    assert.equal(await meta.uploads.get(id), null);
+    assert.equal(blobs.data.uploads.has(id), false, 'the area is removed once the blob is linked');
+    await assert.rejects(r.blobs.complete('retry', id, digest, null, null, actor), code('BLOB_UPLOAD_UNKNOWN'), 'a completed upload is gone');
+  });
+
+  test('removing the area after the link is best effort: a failure leaves the PUT successful and the bytes to the upload sweep', async () => {
+    const { registry: r, blobs, meta, clock } = testRegistry();
+    const data = bytesOf('linked, its area left behind');
+    const id = await r.blobs.startUpload('leftover');
+    await r.blobs.append('leftover', id, streamOf(data), null, null);
+    const deleteUpload = blobs.deleteUpload.bind(blobs);
+    blobs.deleteUpload = async () => { throw new Error('store unreachable'); };
+    assert.deepEqual(await r.blobs.complete('leftover', id, digestOf(data), null, null, actor), { digest: digestOf(data), size: data.length });
+    assert.deepEqual(await r.blobs.stat('leftover', digestOf(data)), { digest: digestOf(data), size: data.length });
+    assert.equal(blobs.data.uploads.has(id), true);
+    blobs.deleteUpload = deleteUpload;
+    assert.equal(await sweepUploads({ blobs, meta, clock, ttlMs: 60_000 }), 1, 'bytes no record claims');
+    assert.equal(blobs.data.uploads.has(id), false);
+    assert.ok((await blobs.readSmall(digestOf(data)))!.equals(data));
   });
 
   test('a failed monolithic push leaves no upload behind', async () => {

@@ -51,6 +51,8 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
           assert.ok(Buffer.concat(got).equals(want), `sendTo ${JSON.stringify(range)}`);
         }
       }
+      // The caller removes the area once the blob is linked; then the upload is gone.
+      await s.deleteUpload('u1');
       await assert.rejects(s.appendUpload('u1', Readable.from([Buffer.from('x')]), at), code('BLOB_UPLOAD_UNKNOWN'));
       const listed: StoredBlob[] = [];
       for await (const b of s.list()) listed.push(b);
@@ -108,6 +110,39 @@ export function blobStoreContract(driver: string, h: BlobStoreHarness): void {
       const at = await s.createUpload('u5');
       await assert.rejects(s.appendUpload('u5', Readable.from([Buffer.alloc(100)]), at, { maxBytes: 10 }), code('SIZE_INVALID'));
     });
+
+    // A process may die after its commit made the blob but before the caller linked it: the client's retry,
+    // on any process, commits again from the same recorded position.
+    for (const [kind, size, chunks] of [['one chunk, no full part', 3 * 1024 * 1024 + 5, 1], ['several chunks, several parts', 17 * 1024 * 1024 + 9, 3]] as const) {
+      test(`a commit repeated after one that completed (${kind}): the same blob where commits are repeatable; deleteUpload then removes the area`, async () => {
+        const s = await h.create();
+        const data = randomBytes(size);
+        const digest = digestOf(data);
+        let at = await s.createUpload('again');
+        const step = Math.ceil(size / chunks);
+        for (let o = 0; o < size; o += step) at = await s.appendUpload('again', Readable.from([data.subarray(o, o + step)]), at);
+        assert.equal(at.offset, size);
+        assert.equal(await s.commitUpload('again', digest, at), size);
+        const ids = async (store: BlobStore): Promise<string[]> => { const out: string[] = []; for await (const id of store.listUploads()) out.push(id); return out; };
+        // The retry comes to another process: it has no running hash, only the recorded position.
+        const s2 = await h.reopen(s);
+        if (s2.commitIsRepeatable) {
+          assert.equal(await s2.commitUpload('again', digest, at), size, 'a repeat on another instance');
+          assert.equal(await s2.commitUpload('again', digest, at), size, 'and again on the same one');
+          assert.ok((await collect(await s2.read(digest))).equals(data), 'the blob is whole');
+          assert.ok((await ids(s2)).includes('again'), 'the area stays until deleteUpload');
+        } else {
+          // The commit consumed the area (fs: a rename): a repeat finds no upload, and the blob stands.
+          await assert.rejects(s2.commitUpload('again', digest, at), code('BLOB_UPLOAD_UNKNOWN'));
+        }
+        await s2.deleteUpload('again');
+        await s2.deleteUpload('again');
+        assert.ok(!(await ids(s2)).includes('again'), 'deleteUpload removes the area');
+        await assert.rejects(s2.commitUpload('again', digest, at), code('BLOB_UPLOAD_UNKNOWN'), 'no commit without the area');
+        assert.deepEqual(await s2.stat(digest), { size });
+        assert.ok((await collect(await s2.read(digest))).equals(data), 'deleting the area leaves the blob whole');
+      });
+    }
 
     test('small puts, dedup, delete, and upload removal', async () => {
       const s = await h.create();

@@ -89,12 +89,17 @@ describe('S3 blob store', () => {
     assert.equal(state(at).pendingBytes, 2 * MiB + 123);
     assert.deepEqual(seen, [5 * MiB, 10 * MiB, 15 * MiB, data.length], 'a resumable position after each part, then the end');
     const digest = digestOf(data);
+    const before = new Map(gets);
     assert.equal(await s.commitUpload('big', digest, at), data.length);
     assert.equal(gets.get('GetObjectCommand') ?? 0, 0, 'the common path never reads the upload back');
+    const sent = [...gets].map(([name, n]) => [name, n - (before.get(name) ?? 0)] as const).filter(([, n]) => n > 0);
+    assert.deepEqual(Object.fromEntries(sent), { UploadPartCopyCommand: 1, CompleteMultipartUploadCommand: 1, CopyObjectCommand: 1 },
+      'the commit completes and copies, and leaves the removal of the upload to deleteUpload');
     assert.deepEqual(await s.stat(digest), { size: data.length });
     assert.ok((await collect(await s.read(digest))).equals(data));
     assert.ok((await collect(await s.read(digest, { start: 5 * MiB - 2, end: 5 * MiB + 1 }))).equals(data.subarray(5 * MiB - 2, 5 * MiB + 2)));
     const hex = digest.slice('sha256:'.length);
+    await s.deleteUpload('big'); // the caller's part, once the blob is linked
     assert.deepEqual(await listKeys(s.client, await bucketName(), prefix), [`${prefix}blobs/sha256/${hex.slice(0, 2)}/${hex}`], 'only the blob is left');
     await s.close();
   });
@@ -198,6 +203,35 @@ describe('S3 blob store', () => {
     const z = await a.createUpload('z');
     assert.equal(await b.commitUpload('z', digestOf(''), z), 0);
     assert.deepEqual(await a.stat(digestOf('')), { size: 0 });
+    await a.close();
+    await b.close();
+  });
+
+  test('a commit cut short at any step is repeated from the same position, by another instance', async () => {
+    const prefix = `crash-${randomBytes(4).toString('hex')}/`;
+    const a = await storeOn(prefix, { partSize: 5 * MiB });
+    const b = await storeOn(prefix, { partSize: 5 * MiB });
+    const data = randomBytes(11 * MiB + 3);
+    const digest = digestOf(data);
+    let at = await a.createUpload('k');
+    at = await appendInChunks(a, 'k', data, [6 * MiB], at);
+    assert.deepEqual(state(at).parts.map((p) => p.size), [5 * MiB, 5 * MiB]);
+    // Died after the multipart upload was completed, before the copy into the blob key: the blob is absent.
+    await a.commitUpload('k', digest, at);
+    await a.delete(digest);
+    assert.equal(await b.stat(digest), null);
+    const reads = countCommands(b.client);
+    assert.equal(await b.commitUpload('k', digest, at), data.length);
+    assert.ok((reads.get('GetObjectCommand') ?? 0) >= 1, 'b hashed the completed data object before copying it');
+    assert.ok((await collect(await b.read(digest))).equals(data));
+    // A data object of another size is not this position's upload: refused, never copied.
+    const shorter = { offset: 5 * MiB, driverState: JSON.stringify({ ...JSON.parse(at.driverState!), parts: [state(at).parts[0]], pendingKey: null, pendingBytes: 0 }) };
+    await assert.rejects(b.commitUpload('k', digestOf(data.subarray(0, 5 * MiB)), shorter), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal(await b.stat(digestOf(data.subarray(0, 5 * MiB))), null);
+    // A wrong digest on a repeat is still refused.
+    await assert.rejects(b.commitUpload('k', digestOf('nope'), at), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    await b.deleteUpload('k');
+    assert.deepEqual(await listKeys(b.client, await bucketName(), `${prefix}uploads/`), []);
     await a.close();
     await b.close();
   });

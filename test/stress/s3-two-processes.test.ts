@@ -6,12 +6,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWharf, type WharfServer } from '../helpers/server.js';
-import { createTestBucket, listKeys, s3ServerEnv, s3TestClient } from '../helpers/s3.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import Database from 'better-sqlite3';
+import { createTestBucket, listKeys, s3ServerEnv, s3TestClient, s3TestEndpoint } from '../helpers/s3.js';
+import { S3BlobStore } from '../../src/store/blobs/s3-blob-store.js';
 import { expectStatus, req } from '../api/lib/http.js';
 import { MT, desc, encode, ociImage, randomBlob, repoName, sha256 } from '../api/lib/content.js';
 import { startUpload, withDigest, pushBlob, getManifest } from '../api/lib/registry.js';
 
 const MiB = 1 << 20;
+
+/** The keys under `prefix` once none is left, or after a few seconds (a linked upload's objects go just after the answer). */
+async function keysSoon(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  for (let waited = 0; ; waited += 100) {
+    const keys = await listKeys(client, bucket, prefix);
+    if (keys.length === 0 || waited >= 5000) return keys;
+    await sleep(100);
+  }
+}
 
 describe('two processes, one database, one bucket', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-two-'));
@@ -73,9 +86,54 @@ describe('two processes, one database, one bucket', () => {
     }
     const client = s3TestClient();
     try {
-      assert.deepEqual(await listKeys(client, bucket.name, 'uploads/'), [], 'no upload leftovers in the bucket');
+      assert.deepEqual(await keysSoon(client, bucket.name, 'uploads/'), [], 'no upload leftovers in the bucket');
       const blobs = await listKeys(client, bucket.name, 'blobs/');
       assert.ok(blobs.includes(`blobs/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}`));
     } finally { client.destroy(); }
   });
+
+  // A process that died after its commit made the blob, before the link: the upload record remains and
+  // the client's PUT, retried on the other process, commits again (it used to find the upload's objects
+  // deleted and answer 404 BLOB_UPLOAD_UNKNOWN, costing the client the whole upload).
+  for (const [kind, chunks] of [['a multipart upload', [6 * MiB, 6 * MiB, 1 * MiB + 7]], ['a tail only', [1 * MiB + 3]]] as const) {
+    test(`a commit retried after a crash between the commit and the link succeeds on the other process (${kind})`, async () => {
+      const repo = repoName('two/retry');
+      const layer = randomBlob(chunks.reduce((x, y) => x + y, 0));
+      let url = await startUpload(a.url, repo);
+      let offset = 0;
+      for (const n of chunks) {
+        const res = await req(a.url, url.pathname + url.search, {
+          method: 'PATCH', body: layer.data.subarray(offset, offset + n),
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + n - 1}` },
+        });
+        expectStatus(res, 202, `chunk at ${offset}`);
+        offset += n;
+        url = new URL(res.headers.get('location')!, a.url);
+      }
+      // The dying process's commit, from the recorded position, by a driver of its own.
+      const id = url.pathname.split('/').pop()!;
+      const db = new Database(join(dataDir, 'meta.db'), { readonly: true });
+      const row = db.prepare('SELECT byte_offset AS offset, driver_state AS driverState FROM uploads WHERE id = ?').get(id) as { offset: number; driverState: string | null };
+      db.close();
+      assert.equal(row.offset, layer.size);
+      const dying = await S3BlobStore.open({ ...s3TestEndpoint(), forcePathStyle: true, bucket: bucket.name });
+      try {
+        assert.equal(await dying.commitUpload(id, layer.digest, { offset: Number(row.offset), driverState: row.driverState }), layer.size);
+      } finally { await dying.close(); }
+      expectStatus(await req(a.url, `/v2/${repo}/blobs/${layer.digest}`, { method: 'HEAD' }), 404, 'not linked yet');
+
+      const put = await req(b.url, withDigest(url, layer.digest).pathname + withDigest(url, layer.digest).search, { method: 'PUT' });
+      expectStatus(put, 201, 'the retried commit via b');
+      for (const s of [a, b]) {
+        const got = await req(s.url, `/v2/${repo}/blobs/${layer.digest}`);
+        expectStatus(got, 200);
+        assert.equal(sha256(got.body), layer.digest, `${s.url} serves the whole blob`);
+      }
+      expectStatus(await req(a.url, url.pathname + url.search), 404, 'the upload is over');
+      const client = s3TestClient();
+      try {
+        assert.deepEqual(await keysSoon(client, bucket.name, `uploads/${id}/`), [], 'the upload\'s objects are removed once linked');
+      } finally { client.destroy(); }
+    });
+  }
 });

@@ -54,8 +54,23 @@ export interface BlobStore {
    * Returns the position after the last byte written.
    */
   appendUpload(id: string, body: Readable, from: UploadPosition, opts?: AppendOptions): Promise<UploadPosition>;
-  /** Verifies the upload's first `at.offset` bytes against `digest` and makes them the blob, atomically. Returns its size. */
+  /**
+   * Verifies the upload's first `at.offset` bytes against `digest` and makes them the blob, atomically.
+   * Returns its size. It may leave the upload's area in place: the caller removes it with `deleteUpload`
+   * once the blob is linked (until then a crash must not cost the client its upload).
+   *
+   * With `commitIsRepeatable`, calling it again with the same position, after an earlier call that
+   * completed or died at any point, succeeds with the same result (the caller retries a commit whose
+   * link a crash prevented). A driver whose commit consumes the area (fs: a rename) answers
+   * BLOB_UPLOAD_UNKNOWN to a repeat after a completed commit; its window for that is the consuming step.
+   */
   commitUpload(id: string, digest: string, at: UploadPosition): Promise<number>;
+  /**
+   * Whether a commit may be repeated with the same position after an earlier one completed (see
+   * commitUpload). Never true by treating a missing area as committed: the bytes must be the upload's.
+   */
+  readonly commitIsRepeatable: boolean;
+  /** Removes the upload's area: an abandoned upload, or a committed one once its blob is linked. A no-op when there is none. */
   deleteUpload(id: string): Promise<void>;
   /** Every upload the driver holds bytes for, recorded or not (the sweeper removes those nobody recorded). */
   listUploads(): AsyncIterable<string>;

@@ -35,6 +35,11 @@ export interface FsBlobStoreOptions {
 const TMP_LEFTOVER_MS = 10 * 60_000;
 
 export class FsBlobStore implements BlobStore {
+  /**
+   * A commit renames the upload's file into place (the area is consumed): a repeat after it answers
+   * BLOB_UPLOAD_UNKNOWN. The window for that is the rename alone; deleteUpload after it is a no-op.
+   */
+  readonly commitIsRepeatable = false;
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
   private readonly tmpDir: string;

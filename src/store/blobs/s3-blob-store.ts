@@ -2,7 +2,8 @@
 // <prefix>uploads/<id>/data plus, for the bytes after its last full part, a tail object
 // <prefix>uploads/<id>/pending-<uuid> (a fresh name per write, so a refused or racing append never
 // changes the tail the recorded state names). The state (upload id, parts, tail) goes back to the
-// caller as driverState, so any process can continue any upload.
+// caller as driverState, so any process can continue any upload. A commit copies the upload into the
+// blob key and leaves the upload's objects to deleteUpload, so that it can be repeated after a crash.
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand,
@@ -56,6 +57,8 @@ interface HashState {
 }
 
 export class S3BlobStore implements BlobStore {
+  /** A commit leaves the upload's objects in place (see commitUpload): it can be repeated. */
+  readonly commitIsRepeatable = true;
   readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -349,7 +352,9 @@ export class S3BlobStore implements BlobStore {
       }
       await copyObject(this.client, this.bucket, dataKey, this.blobKey(digest), at.offset, this.copyLimits);
     }
-    await this.deleteUpload(id);
+    // The upload's objects stay until the caller, the blob linked, calls deleteUpload: a commit cut short
+    // after this point by a crash is repeated from the same position (the tail and the multipart upload
+    // or its data object are all still there).
     return at.offset;
   }
 
@@ -368,11 +373,19 @@ export class S3BlobStore implements BlobStore {
       }
       await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: dataKey, UploadId: s.uploadId, MultipartUpload: { Parts: parts } }));
     } catch (e) {
-      if (!isNoSuchUpload(e)) throw e;
-      // Completed by an earlier commit whose digest was refused: its data object is the upload now.
+      // Perhaps completed by an earlier commit (whose digest was refused, or whose link a crash
+      // prevented): its data object is the upload now, when it holds exactly the recorded bytes' count
+      // (the caller hashes it unless this process hashed every byte of this very position). Stores
+      // answer a repeated completion differently: AWS with NoSuchUpload; RGW with a success when the
+      // parts are the same, else with an InternalError ("already in progress"), also once the data
+      // object is gone.
       const size0 = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: dataKey }))
         .then((h) => h.ContentLength, (e2: unknown) => { if (isS3NotFound(e2)) return undefined; throw e2; });
-      if (size0 !== size) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+      if (size0 === size) return;
+      // Completed from another position, or the upload (or its tail) removed meanwhile.
+      if (size0 !== undefined || isNoSuchUpload(e) || isS3NotFound(e)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN');
+      await this.assertAlive(id, s);
+      throw e; // the multipart upload is still there: a failure to retry (a completion under way elsewhere)
     }
   }
 
