@@ -2,6 +2,7 @@
 // Each command's module is loaded only when that command runs: a `wharf copy` never loads the server.
 import { Command } from 'commander';
 import { normalizeBoolFlags } from './flags.js';
+import { WHARF_VERSION } from '../config/version.js';
 
 type Register = (program: Command) => void;
 
@@ -27,7 +28,7 @@ const commands: Record<string, () => Promise<Register[]>> = {
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command();
-  program.name('wharf').description('Wharf: a container image registry and registry client').version('0.1.0');
+  program.name('wharf').description('Wharf: a container image registry and registry client').version(WHARF_VERSION);
   const name = argv.slice(2).find((a) => !a.startsWith('-'));
   const wanted = name !== undefined && name in commands ? [commands[name]!] : Object.values(commands);
   const registered = new Set<Register>();

@@ -97,6 +97,12 @@ export const configSchema = z.object({
       bcryptCost: z.coerce.number().int().min(4).max(15).default(10),
     }).strict().default({ service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 }),
   }).strict().default({ htpasswd: { realm: 'wharf', admins: [] }, builtin: { service: 'wharf', issuer: 'wharf', tokenLifetime: 300_000, refreshTokenLifetime: 90 * 24 * 3_600_000, bcryptCost: 10 } }),
+  // GET /metrics in the Prometheus text format: open on the main listener (like /healthz), or only on its own listener.
+  metrics: z.object({
+    enabled: boolish.default(true),
+    /** HOST:PORT of a separate plain-HTTP listener for /metrics; set, the main listener answers 404 for /metrics. */
+    addr: addr.optional(),
+  }).strict().default({ enabled: true }),
   tls: z.object({
     /** PEM certificate (the leaf first, then any intermediates). */
     cert: z.string().min(1).optional(),
@@ -134,6 +140,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
+  'metrics.enabled', 'metrics.addr',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 /** A configuration Wharf cannot start with: `wharf serve` prints it and exits with code 2. */
