@@ -22,6 +22,8 @@ export interface SchedulerOptions {
   holder?: string;
   /** Told when a run fails; the scheduler goes on. */
   onError?: (job: string, err: unknown) => void;
+  /** Told when a run ends, with its outcome and how long it took (for metrics; it must not throw). */
+  onRun?: (job: string, outcome: RunOutcome, durationMs: number) => void;
 }
 
 const DEFAULT_LEASE_MS = 60_000;
@@ -56,9 +58,12 @@ export class Scheduler {
     const e = this.entries.get(name);
     if (!e) throw new Error(`no job named ${name}`);
     if (this.stopped || e.running) return 'skipped';
+    const started = performance.now();
     e.running = this.runLeased(e.job);
     try {
-      return await e.running;
+      const outcome = await e.running;
+      this.opts.onRun?.(name, outcome, performance.now() - started);
+      return outcome;
     } finally {
       e.running = null;
     }
