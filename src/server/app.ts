@@ -14,6 +14,14 @@ import { BuiltinAccessController } from '../access/builtin.js';
 import { AuditTrail } from './audit-trail.js';
 import { registerTokenApi } from './token-api.js';
 import { registerAdminApi } from './admin-api.js';
+import { registerMetrics, type WharfMetrics } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The kind of endpoint that answered (`manifest`, `blob`, ...: a metrics label); '' until a route says. */
+    routeGroup: string;
+  }
+}
 
 export interface AppOptions {
   /** Logger options, or a pino logger to share (false: silent). */
@@ -22,6 +30,8 @@ export interface AppOptions {
   accessController?: AccessController;
   /** TLS: HTTP/2 and HTTP/1.1 (ALPN) over TLS with these options. Without it, plain HTTP/1.1. */
   https?: SecureServerOptions;
+  /** Record request metrics; with `serve`, answer GET /metrics here too. */
+  metrics?: { metrics: WharfMetrics; serve: boolean };
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
@@ -60,6 +70,9 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     if (hosts === 0 && req.raw.httpVersionMinor >= 1) throw new RegistryError('UNSUPPORTED', 'missing Host header', { status: 400 });
     if (hosts === 1 && !validHost.test(req.headers.host ?? '')) throw new RegistryError('UNSUPPORTED', 'invalid Host header', { status: 400 });
   });
+
+  app.decorateRequest('routeGroup', '');
+  if (opts.metrics) registerMetrics(app, opts.metrics.metrics, { serve: opts.metrics.serve });
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');

@@ -13,7 +13,8 @@ import { contentLength, hasBody, parseRangeHeader, parseUploadContentRange, read
 type Handler = (req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray, query: URLSearchParams, identity: Identity) => Promise<void>;
 /** What a request needs before anything else happens (its body is not read until this is granted). */
 type Needs = (m: RegExpExecArray) => Access[];
-type Route = { pattern: RegExp; methods: Partial<Record<string, { needs: Needs; handle: Handler }>> };
+/** `group`: the endpoint's kind, a label of low cardinality for metrics (never the repository). */
+type Route = { pattern: RegExp; group: string; methods: Partial<Record<string, { needs: Needs; handle: Handler }>> };
 
 // What each kind of request needs, as Distribution asks it: reads pull; writes pull and push; deletes delete.
 // Upload sessions (status, cancel) belong to pushing.
@@ -60,14 +61,14 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
 
   const routes: Route[] = [
     {
-      pattern: /^\/v2\/?$/,
+      pattern: /^\/v2\/?$/, group: 'base',
       methods: {
         GET: { needs: nothing, handle: async (_req, reply) => { reply.type('application/json').send('{}'); } },
         HEAD: { needs: nothing, handle: async (_req, reply) => { reply.type('application/json').send(); } },
       },
     },
     {
-      pattern: /^\/v2\/_catalog$/,
+      pattern: /^\/v2\/_catalog$/, group: 'catalog',
       methods: {
         GET: {
           needs: catalog,
@@ -81,7 +82,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
     {
-      pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+      pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/, group: 'manifest',
       methods: {
         GET: { needs: pull, handle: async (_req, reply, m) => {
           const { record, bytes } = await manifests.get(m[1]!, m[2]!);
@@ -108,7 +109,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
     {
-      pattern: /^\/v2\/(.+)\/blobs\/uploads\/?([^/]*)$/,
+      pattern: /^\/v2\/(.+)\/blobs\/uploads\/?([^/]*)$/, group: 'blob_upload',
       methods: {
         POST: { needs: push, handle: async (req, reply, m, q, identity) => {
           const name = m[1]!;
@@ -164,7 +165,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
     {
-      pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
+      pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, group: 'blob',
       methods: {
         GET: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, true) },
         HEAD: { needs: pull, handle: async (req, reply, m) => sendBlob(req, reply, m, false) },
@@ -175,7 +176,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
     {
-      pattern: /^\/v2\/(.+)\/tags\/list$/,
+      pattern: /^\/v2\/(.+)\/tags\/list$/, group: 'tags',
       methods: {
         GET: { needs: pull, handle: async (_req, reply, m, q) => {
           const page = pageOf(q);
@@ -185,7 +186,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       },
     },
     {
-      pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/,
+      pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, group: 'referrers',
       methods: {
         GET: { needs: pull, handle: async (_req, reply, m, q) => {
           const artifactType = q.get('artifactType') ?? undefined;
@@ -247,6 +248,7 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
       for (const route of routes) {
         const m = route.pattern.exec(path);
         if (!m) continue;
+        req.routeGroup = route.group;
         const handler = route.methods[req.method];
         if (!handler) {
           reply.header('Allow', Object.keys(route.methods).join(', '));

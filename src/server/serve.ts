@@ -1,4 +1,5 @@
 // `wharf serve`: open the stores, start HTTP, sweep stale uploads, shut down gracefully.
+import type { Server } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
@@ -8,7 +9,9 @@ import { openStores } from '../store/open-stores.js';
 import { Registry } from '../registry/registry.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import { uploadSweepJob } from '../jobs/upload-sweep.js';
-import { gcJob } from '../jobs/gc-job.js';
+import { gcJob, GC_JOB } from '../jobs/gc-job.js';
+import { WHARF_VERSION } from '../config/version.js';
+import { listenMetrics, WharfMetrics } from './metrics.js';
 import { buildApp } from './app.js';
 import { accessControllerFor } from '../access/factory.js';
 import { secureServerOptions, tlsEnabled, watchTlsFiles, type TlsWatcher } from './tls.js';
@@ -53,7 +56,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await registry.close();
     throw e;
   }
-  const app = buildApp(registry, { logger, accessController, https });
+  // Metrics on: recorded always; served here unless metrics.addr gives them their own listener.
+  const metrics = config.metrics.enabled ? new WharfMetrics(WHARF_VERSION) : null;
+  const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined });
   let tlsWatcher: TlsWatcher | null = null;
   if (tlsEnabled(tls)) {
     const server = app.server as unknown as Http2SecureServer;
@@ -63,17 +68,39 @@ export async function startServer(config: Config): Promise<RunningServer> {
     tlsWatcher = watchTlsFiles(tls, (o) => server.setSecureContext(o), app.log);
   }
 
-  const jobs = new Scheduler({ leases: meta.leases, onError: (job, err) => app.log.error({ err, job }, 'job failed') });
+  const jobs = new Scheduler({
+    leases: meta.leases,
+    onError: (job, err) => app.log.error({ err, job }, 'job failed'),
+    onRun: metrics ? (job, outcome) => metrics.jobRan(job, outcome, job === GC_JOB) : undefined,
+  });
   const sweepDeps = { blobs: blobStore, meta, clock, ttlMs: config.uploads.ttl };
   jobs.register(uploadSweepJob(sweepDeps, Math.max(1000, config.uploads.sweepInterval), (n) => {
     if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
   }));
   const gcOptions = { dryRun: false, untagged: config.gc.untagged, gracePeriodMs: config.gc.gracePeriod, intervalMs: Math.max(1000, config.gc.interval) };
-  jobs.register(gcJob({ ...sweepDeps, uploadTtlMs: config.uploads.ttl }, gcOptions, (report) => app.log.info({ report }, 'garbage collected')));
+  jobs.register(gcJob({ ...sweepDeps, uploadTtlMs: config.uploads.ttl }, gcOptions, (report) => {
+    metrics?.gcCollected(report);
+    app.log.info({ report }, 'garbage collected');
+  }));
   // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
   await jobs.runNow('upload-sweep');
   jobs.start();
 
+  let metricsServer: Server | null = null;
+  if (metrics && config.metrics.addr !== undefined) {
+    const m = splitAddr(config.metrics.addr);
+    try {
+      const listening = await listenMetrics(metrics, m.host, m.port);
+      metricsServer = listening.server;
+      app.log.info({ addr: listening.addr, url: `http://${listening.addr}/metrics` }, 'metrics listening');
+    } catch (e) {
+      await jobs.stop();
+      tlsWatcher?.close();
+      await accessController.close();
+      await registry.close();
+      throw e;
+    }
+  }
   const { host, port } = splitAddr(config.addr);
   await app.listen({ host, port });
   const a = app.server.address();
@@ -89,6 +116,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       closing ??= (async () => {
         await jobs.stop();
         tlsWatcher?.close();
+        if (metricsServer) {
+          const s = metricsServer;
+          s.closeIdleConnections();
+          await new Promise<void>((resolve) => s.close(() => resolve()));
+        }
         await app.close();
         await accessController.close();
         await registry.close();
