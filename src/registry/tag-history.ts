@@ -88,9 +88,10 @@ export class TagHistoryService {
       if (!found) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} never pointed at ${target.digest}`);
       return found;
     }
-    const lastDelete = entries.findIndex((e) => e.digest === null);
-    const before = lastDelete < 0 ? undefined : entries[lastDelete + 1];
-    if (!before || before.digest === null) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} has no delete to undo`);
+    // Only a deleted tag is undeleted: its latest entry is the delete, the one before it the digest it had.
+    if (entries[0]!.digest !== null) throw new RegistryError('CONFLICT', `tag ${tag} is not deleted (it points at ${entries[0]!.digest})`);
+    const before = entries[1];
+    if (!before || before.digest === null) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} has no earlier digest to point back at`);
     return before;
   }
 }
