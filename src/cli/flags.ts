@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 
 /** Boolean flags that, as in skopeo, take `--flag`, `--flag=true` or `--flag=false` (never a separate value). */
-const BOOL_FLAGS = ['tls-verify', 'src-tls-verify', 'dest-tls-verify', 'all', 'quiet', 'raw', 'config', 'no-tags', 'preserve-digests', 'dry-run', 'password-stdin', 'get-login', 'untagged', 'verify-digests'];
+const BOOL_FLAGS = ['tls-verify', 'src-tls-verify', 'dest-tls-verify', 'all', 'quiet', 'raw', 'config', 'no-tags', 'preserve-digests', 'dry-run', 'password-stdin', 'get-login', 'untagged', 'verify-digests', 'undelete'];
 
 /** Rewrites `--x=false` to `--no-x` and `--x=true` to `--x`, so commander sees plain switches. */
 export function normalizeBoolFlags(argv: string[]): string[] {

@@ -23,6 +23,8 @@ const commands: Record<string, () => Promise<Register[]>> = {
   fsck: async () => [(await import('./commands/gc.js')).registerFsck],
   'import-distribution': async () => [(await import('./commands/import-distribution.js')).registerImportDistribution],
   admin: async () => [(await import('./commands/admin.js')).registerAdmin],
+  history: async () => [(await import('./commands/history.js')).registerHistory],
+  restore: async () => [(await import('./commands/history.js')).registerRestore],
   auth: async () => [(await import('./commands/kube-secret.js')).registerAuth],
 };
 

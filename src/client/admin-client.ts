@@ -48,7 +48,13 @@ export interface AdminClientOptions {
   /** --tls-verify; undefined: as registries.conf says (default verify). */
   tlsVerify?: boolean;
   certDir?: string;
+  /** Without a stored login, call anonymously (an open registry) instead of failing. */
+  anonymous?: boolean;
 }
+
+/** One entry of a tag's history (/api/v1/repositories/{name}/history). */
+export interface HistoryEntry { tag: string; digest: string | null; at: string; restorable: boolean }
+export interface RestoredTag { repository: string; tag: string; digest: string; mediaType: string }
 
 /** host[:port] from a registry argument that may carry a scheme or a path (`https://host/v1/`). */
 export function registryHost(arg: string): string {
@@ -68,17 +74,17 @@ export class AdminClient {
 
   private constructor(
     readonly registry: string,
-    private readonly authorization: string,
+    private readonly authorization: string | null,
     private readonly pools: HttpPools,
     private readonly insecure: boolean,
   ) {}
 
   static async open(registry: string, o: AdminClientOptions = {}): Promise<AdminClient> {
-    const creds = await storedLogin(registry, o.authFile);
+    const creds = o.anonymous && (await resolveCredentials(registry, undefined, { authFile: o.authFile })) === null ? null : await storedLogin(registry, o.authFile);
     const conf = o.tlsVerify === undefined ? await loadRegistriesConf().catch(() => null) : null;
     const insecure = o.tlsVerify === false || (conf !== null && isInsecure(conf, registry));
     const tls = tlsConnectOptions(await loadTlsSettings(registry, { certDir: o.certDir, tlsVerify: !insecure }));
-    const auth = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    const auth = creds === null ? null : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     return new AdminClient(registry, auth, new HttpPools(tls), insecure);
   }
 
@@ -88,7 +94,8 @@ export class AdminClient {
 
   /** One call; the parsed JSON answer, or null for an empty one (204). */
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { authorization: this.authorization, accept: 'application/json', 'user-agent': 'wharf/0.1' };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'wharf/0.1' };
+    if (this.authorization !== null) headers.authorization = this.authorization;
     let payload: string | undefined;
     if (body !== undefined) {
       payload = JSON.stringify(body);
@@ -133,7 +140,9 @@ export class AdminClient {
       detail = e?.detail;
     } catch { /* not the registry's error shape */ }
     if (status === 401) {
-      message = `authentication to ${this.registry} failed${message ? ` (${message})` : ''}: log in again with \`wharf login ${this.registry}\``;
+      message = this.authorization === null
+        ? `${this.registry} asks for credentials${message ? ` (${message})` : ''}: log in with \`wharf login ${this.registry}\``
+        : `authentication to ${this.registry} failed${message ? ` (${message})` : ''}: log in again with \`wharf login ${this.registry}\``;
     } else if (status === 404 && code === undefined) {
       message = `${this.registry} has no admin API here (is it a Wharf registry with auth.mode builtin?)`;
     } else if (message === '') {
@@ -200,6 +209,25 @@ export class AdminClient {
   }
   revokeToken(id: number): Promise<void> { return this.call('DELETE', `/tokens/${id}`); }
 
+  // Tag history (newest first, every page) and restore; every auth mode (not only builtin).
+  async history(repository: string, tag?: string): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = [];
+    let before: string | null = null;
+    for (let i = 0; i < 10_000; i++) {
+      const q = new URLSearchParams({ n: '1000' });
+      if (tag !== undefined) q.set('tag', tag);
+      if (before !== null) q.set('before', before);
+      const page = await this.call<Page<HistoryEntry>>('GET', `/repositories/${repoPath(repository)}/history?${q}`);
+      out.push(...page.items);
+      if (!page.next || page.items.length === 0) break;
+      before = page.next;
+    }
+    return out;
+  }
+  restore(repository: string, tag: string, target: { digest: string } | { undelete: true }): Promise<RestoredTag> {
+    return this.call('POST', `/repositories/${repoPath(repository)}/tags/${seg(tag)}/restore`, target);
+  }
+
   // The audit log, newest first.
   async audit(q: { actor?: string; action?: string; since?: string; n?: number }): Promise<AuditEntry[]> {
     const p = new URLSearchParams();
@@ -210,6 +238,11 @@ export class AdminClient {
     const qs = p.toString();
     return (await this.call<Page<AuditEntry>>('GET', `/audit${qs ? `?${qs}` : ''}`)).items;
   }
+}
+
+/** A repository name in a path: its slashes stay separators. */
+function repoPath(name: string): string {
+  return name.split('/').map(seg).join('/');
 }
 
 function seg(s: string): string {

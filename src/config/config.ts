@@ -68,6 +68,10 @@ export const configSchema = z.object({
     gracePeriod: duration.default(3_600_000),
     untagged: boolish.default(false),
   }).strict().default({ interval: 3_600_000, gracePeriod: 3_600_000, untagged: false }),
+  // Tag history: how long a tag's earlier digests stay restorable (and their manifests kept by gc.untagged).
+  history: z.object({
+    keep: duration.default(14 * 24 * 3_600_000),
+  }).strict().default({ keep: 14 * 24 * 3_600_000 }),
   manifests: z.object({
     maxSize: size.default(4 << 20),
   }).strict().default({ maxSize: 4 << 20 }),
@@ -136,7 +140,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
   'meta.driver', 'meta.postgres.url', 'meta.postgres.maxConnections',
-  'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'manifests.maxSize', 'shutdown.timeout',
+  'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'history.keep', 'manifests.maxSize', 'shutdown.timeout',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',

@@ -10,6 +10,8 @@ import { RegistryEvents } from './events.js';
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
   maxManifestBytes: number;
+  /** How long a tag's earlier digests stay restorable (history.keep); 14 days unless given. */
+  historyKeepMs: number;
 }
 
 export class RegistryContext {

@@ -7,6 +7,8 @@ export interface GcPlanOptions {
   untagged: boolean;
   /** Manifests stored and links made at or after this instant are young: they always stay. */
   graceBefore: number;
+  /** Digests some tag pointed at within history.keep (still restorable): kept, with `untagged`, like tagged ones. */
+  restorable?: readonly string[];
 }
 
 export interface RepositoryPlan {
@@ -28,7 +30,10 @@ export function planRepository(g: RepositoryGraph, o: GcPlanOptions): Repository
   };
 }
 
-/** Every manifest present, or, with `untagged`, those reached from tags and young manifests through children and referrers. */
+/**
+ * Every manifest present, or, with `untagged`, those reached from tags, restorable history and young
+ * manifests through children and referrers.
+ */
 function keptManifests(g: RepositoryGraph, o: GcPlanOptions): Set<string> {
   const present = new Set(g.manifests.map((m) => m.digest));
   if (!o.untagged) return present;
@@ -48,7 +53,8 @@ function keptManifests(g: RepositoryGraph, o: GcPlanOptions): Set<string> {
   }
   const kept = new Set<string>();
   // A young manifest may be the child of an index not yet pushed, or wait for its tag: it stays.
-  const stack = [...g.tagged, ...g.manifests.filter((m) => m.createdAt >= o.graceBefore).map((m) => m.digest)];
+  // A manifest a tag pointed at within history.keep may be restored: it stays, with what it needs.
+  const stack = [...g.tagged, ...(o.restorable ?? []), ...g.manifests.filter((m) => m.createdAt >= o.graceBefore).map((m) => m.digest)];
   while (stack.length > 0) {
     const d = stack.pop()!;
     if (kept.has(d) || !present.has(d)) continue;

@@ -4,7 +4,7 @@
 // The protocol. One collector at a time (the `gc` lease, taken by jobs/gc-job.ts).
 //  1. Per repository, in ONE unit of work: read its tags, manifests, references and links, compute
 //     what stays (gc-plan.ts) and remove what goes: with `untagged`, manifests no tag reaches (and
-//     their referrers), then links no kept manifest needs that are older than the grace period.
+//     their referrers) and no tag pointed at within history.keep (a restore may bring those back), then links no kept manifest needs that are older than the grace period.
 //     Deciding and removing in the same transaction is the re-check: a manifest PUT, a tag move or
 //     a mount that commits first is seen; one that commits after sees the link gone, because
 //     `manifests.put` checks its blobs' links again inside its own transaction (MANIFEST_BLOB_UNKNOWN,
@@ -27,7 +27,8 @@
 // A dry run reads the same and computes the same report, and changes nothing.
 import type { Clock } from '../config/clock.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
-import { repositoryLock, type MetaStore } from '../store/meta/meta-store.js';
+import { repositoryLock, type MetaStore, type MetaTx } from '../store/meta/meta-store.js';
+import { DEFAULT_HISTORY_KEEP_MS } from './tag-history.js';
 import { planRepository, type RepositoryPlan } from './gc-plan.js';
 
 export interface GcDeps {
@@ -40,6 +41,11 @@ export interface GcOptions {
   dryRun: boolean;
   untagged: boolean;
   gracePeriodMs: number;
+  /**
+   * history.keep: with `untagged`, a manifest some tag pointed at this recently stays (it can still be
+   * restored, see tag-history.ts). Absent: 14 days, as the configuration's default.
+   */
+  historyKeepMs?: number;
 }
 
 /** How many examples of each kind of orphan a report names. */
@@ -89,7 +95,8 @@ export async function collectGarbage(d: GcDeps, o: GcOptions): Promise<GcReport>
   const wouldUnlink = new Map<string, Set<number>>();
 
   for (const { id } of repos) {
-    const plan = await markAndSweepRepository(d, id, { untagged: o.untagged, graceBefore }, o.dryRun);
+    const restorableSince = started - (o.historyKeepMs ?? DEFAULT_HISTORY_KEEP_MS);
+    const plan = await markAndSweepRepository(d, id, { untagged: o.untagged, graceBefore, restorableSince }, o.dryRun);
     report.manifestsDeleted += plan.deleteManifests.length;
     report.linksRemoved += plan.removeLinks.length;
     if (o.dryRun) for (const x of plan.removeLinks) (wouldUnlink.get(x) ?? wouldUnlink.set(x, new Set()).get(x)!).add(id);
@@ -116,12 +123,15 @@ export async function collectGarbage(d: GcDeps, o: GcOptions): Promise<GcReport>
 }
 
 /** Step 1 for one repository: decide and remove in one unit of work (a dry run only decides). */
-async function markAndSweepRepository(d: GcDeps, repoId: number, plan: { untagged: boolean; graceBefore: number }, dryRun: boolean): Promise<RepositoryPlan> {
-  if (dryRun) return planRepository(await d.meta.gc.graph(repoId), plan);
+async function markAndSweepRepository(d: GcDeps, repoId: number, plan: { untagged: boolean; graceBefore: number; restorableSince: number },
+  dryRun: boolean): Promise<RepositoryPlan> {
+  // What a restore may still point a tag at is kept like what a tag points at (only `untagged` deletes manifests).
+  const restorable = async (m: MetaTx): Promise<string[]> => (plan.untagged ? m.tags.recentlyTagged(repoId, plan.restorableSince) : []);
+  if (dryRun) return planRepository(await d.meta.gc.graph(repoId), { ...plan, restorable: await restorable(d.meta) });
   return d.meta.tx(async (m) => {
     // Pushes to the repository wait until the plan is carried out (on PostgreSQL; SQLite's writers are serial).
     await m.lock(repositoryLock(repoId));
-    const p = planRepository(await m.gc.graph(repoId), plan);
+    const p = planRepository(await m.gc.graph(repoId), { ...plan, restorable: await restorable(m) });
     for (const digest of p.deleteManifests) {
       await m.manifests.delete(repoId, digest);
       await m.tags.deleteAllOn(repoId, digest);

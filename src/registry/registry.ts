@@ -6,6 +6,7 @@ import { RegistryContext, type RegistryLimits } from './context.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
 import { ListingService } from './listing.js';
+import { DEFAULT_HISTORY_KEEP_MS, TagHistoryService } from './tag-history.js';
 import { checkReadiness, type Readiness } from './readiness.js';
 
 export class Registry {
@@ -13,12 +14,14 @@ export class Registry {
   readonly blobs: BlobService;
   readonly manifests: ManifestService;
   readonly listing: ListingService;
+  readonly history: TagHistoryService;
 
-  constructor(blobStore: BlobStore, meta: MetaStore, limits: RegistryLimits, clock: Clock) {
-    this.ctx = new RegistryContext(blobStore, meta, limits, clock);
+  constructor(blobStore: BlobStore, meta: MetaStore, limits: Partial<RegistryLimits> & Pick<RegistryLimits, 'maxManifestBytes'>, clock: Clock) {
+    this.ctx = new RegistryContext(blobStore, meta, { historyKeepMs: DEFAULT_HISTORY_KEEP_MS, ...limits }, clock);
     this.blobs = new BlobService(this.ctx);
     this.manifests = new ManifestService(this.ctx);
     this.listing = new ListingService(this.ctx);
+    this.history = new TagHistoryService(this.ctx);
   }
 
   /** Whether the database and the blob store answer (GET /readyz). */

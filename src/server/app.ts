@@ -14,6 +14,7 @@ import { BuiltinAccessController } from '../access/builtin.js';
 import { AuditTrail } from './audit-trail.js';
 import { registerTokenApi } from './token-api.js';
 import { registerAdminApi } from './admin-api.js';
+import { registerRepositoryApi } from './repository-api.js';
 import { registerMetrics, type WharfMetrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -128,7 +129,10 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     registerTokenApi(app, controller, audit);
     registerAdminApi(app, controller, audit);
   }
-  registerDistributionApi(app, registry, accessCheck(controller, audit));
+  const access = accessCheck(controller, audit);
+  registerDistributionApi(app, registry, access);
+  // Tag history and restore: in every auth mode, under the same per-repository checks as /v2.
+  registerRepositoryApi(app, registry, access);
   return app;
 }
 

@@ -40,7 +40,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const clock = systemClock;
   const { dataDir, blobs: blobStore, meta } = await openStores(config, clock);
-  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize }, clock);
+  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep }, clock);
   // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
   const logger = pino(loggerOptions(config));
   let accessController;
@@ -77,7 +77,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   jobs.register(uploadSweepJob(sweepDeps, Math.max(1000, config.uploads.sweepInterval), (n) => {
     if (n > 0) app.log.info({ removed: n }, 'expired upload sessions removed');
   }));
-  const gcOptions = { dryRun: false, untagged: config.gc.untagged, gracePeriodMs: config.gc.gracePeriod, intervalMs: Math.max(1000, config.gc.interval) };
+  const gcOptions = { dryRun: false, untagged: config.gc.untagged, gracePeriodMs: config.gc.gracePeriod, historyKeepMs: config.history.keep, intervalMs: Math.max(1000, config.gc.interval) };
   jobs.register(gcJob({ ...sweepDeps, uploadTtlMs: config.uploads.ttl }, gcOptions, (report) => {
     metrics?.gcCollected(report);
     app.log.info({ report }, 'garbage collected');

@@ -98,6 +98,49 @@ describe('garbage collection', () => {
     for (const seed of ['tagged', 'child', 'kept-subject', 'kept-sig', 'young']) for (const d of blobsOfSeed(seed)) assert.ok(t.blobs.data.blobs.has(d));
   });
 
+  test('--untagged keeps a manifest a tag pointed at within history.keep (restorable), with its blobs and referrers; then collects it', async () => {
+    const t = testRegistry();
+    const r = t.registry;
+    const KEEP = 10 * GRACE;
+    const old = await pushImage(r, 'app', 'v1', 'old');
+    const oldSig = await pushImage(r, 'app', null, 'old-sig', referrerOf(old));
+    t.clock.advance(GRACE);
+    await pushImage(r, 'app', 'v1', 'new'); // v1 leaves `old` now
+    t.clock.advance(KEEP - 1);
+
+    const within = await gc(t, { untagged: true, historyKeepMs: KEEP });
+    assert.equal(within.manifestsDeleted, 0, 'v1 pointed at it within history.keep');
+    for (const d of [old.digest, oldSig.digest, ...blobsOfSeed('old'), ...blobsOfSeed('old-sig')]) assert.ok(t.blobs.data.blobs.has(d), `${d} stays`);
+    assert.equal((await gc(t, { untagged: false, historyKeepMs: KEEP })).manifestsDeleted, 0, 'without untagged nothing goes anyway');
+
+    t.clock.advance(2);
+    const after = await gc(t, { untagged: true, historyKeepMs: KEEP });
+    assert.equal(after.manifestsDeleted, 2, 'the manifest and its referrer go once the window has passed');
+    await assert.rejects(r.manifests.get('app', old.digest), code('MANIFEST_UNKNOWN'));
+    for (const d of blobsOfSeed('old')) assert.equal(t.blobs.data.blobs.has(d), false, `${d} went`);
+    // History still names it, but it can no longer be restored.
+    const entry = (await r.history.ofTag('app', 'v1', {})).find((e) => e.digest === old.digest);
+    assert.equal(entry?.restorable, false);
+    await assert.rejects(r.history.restore('app', 'v1', { digest: old.digest }, actor), (e: unknown) => code('MANIFEST_UNKNOWN')(e) && (e as { status: number }).status === 410);
+  });
+
+  test('a restore within history.keep moves the tag back (recorded, announced); the default window is 14 days', async () => {
+    const t = testRegistry();
+    const r = t.registry;
+    const old = await pushImage(r, 'app', 'v1', 'old');
+    t.clock.advance(1000);
+    const fresh = await pushImage(r, 'app', 'v1', 'new');
+    const events: unknown[] = [];
+    r.events.on('event', (e) => events.push(e));
+    t.clock.advance(14 * 24 * 3_600_000 - 1000);
+    assert.equal((await gc(t, { untagged: true })).manifestsDeleted, 0);
+    assert.equal((await r.history.restore('app', 'v1', { digest: old.digest }, actor)).digest, old.digest);
+    assert.equal((await r.manifests.resolve('app', 'v1')).digest, old.digest);
+    assert.deepEqual(events.map((e) => (e as { type: string; tag: string }).type + ':' + (e as { tag: string }).tag), ['manifest.pushed:v1']);
+    const h = await r.history.ofTag('app', 'v1', {});
+    assert.deepEqual(h.map((e) => e.digest), [old.digest, fresh.digest, old.digest]);
+  });
+
   test('a layer pushed within the grace period survives (its manifest is not PUT yet); then it goes', async () => {
     const t = testRegistry();
     const layer = await pushBlob(t.registry, 'app', bytesOf('in flight'));

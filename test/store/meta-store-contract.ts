@@ -91,6 +91,44 @@ export function metaStoreContract(driver: string, h: MetaStoreHarness): void {
       await m.close();
     });
 
+    test('tag history: moves and deletes newest first, per tag or per repository, paged by seq; what was tagged recently', async () => {
+      const clock = new FakeClock(1000);
+      const m = await h.create(clock);
+      const r = await m.repositories.ensure('hist/app');
+      const other = await m.repositories.ensure('hist/other');
+      for (const c of ['a', 'b']) await m.manifests.put(r, manifest(d(c)), []);
+      await m.manifests.put(other, manifest(d('a')), []);
+      await m.tags.move(r, 'v1', d('a'));            // 1000
+      clock.advance(10);
+      await m.tags.move(r, 'v1', d('a'));            // no move: no entry
+      await m.tags.move(r, 'v1', d('b'));            // 1010
+      clock.advance(10);
+      await m.tags.move(r, 'latest', d('b'));        // 1020
+      clock.advance(10);
+      await m.tags.delete(r, 'v1');                  // 1030
+      await m.tags.move(other, 'v1', d('a'));        // another repository's history stays apart
+      const v1 = await m.tags.history(r, 'v1', {});
+      assert.deepEqual(v1.map((e) => [e.tag, e.digest, e.at, e.until, e.manifestKept]), [
+        ['v1', null, 1030, null, false], ['v1', d('b'), 1010, 1030, true], ['v1', d('a'), 1000, 1010, true],
+      ]);
+      const all = await m.tags.history(r, null, {});
+      assert.deepEqual(all.map((e) => [e.tag, e.at]), [['v1', 1030], ['latest', 1020], ['v1', 1010], ['v1', 1000]]);
+      assert.ok(all.every((e, i) => i === 0 || e.seq < all[i - 1]!.seq), 'strictly newest first');
+      const first = await m.tags.history(r, null, { n: 2 });
+      assert.deepEqual(first.map((e) => e.at), [1030, 1020]);
+      assert.deepEqual((await m.tags.history(r, null, { n: 2, before: first[1]!.seq })).map((e) => e.at), [1010, 1000]);
+      assert.deepEqual(await m.tags.history(r, 'nope', {}), []);
+      // Tagged since 1015: b (v1 left it at 1030, latest holds it); a was left at 1010.
+      assert.deepEqual((await m.tags.recentlyTagged(r, 1015)).sort(), [d('b')]);
+      assert.deepEqual((await m.tags.recentlyTagged(r, 1010)).sort(), [d('a'), d('b')].sort(), 'left at the instant: still within');
+      assert.deepEqual((await m.tags.recentlyTagged(r, 5000)).sort(), [d('b')], 'latest still points at b');
+      // A manifest deleted: its entries say so.
+      await m.tags.deleteAllOn(r, d('a'));
+      await m.manifests.delete(r, d('a'));
+      assert.equal((await m.tags.history(r, 'v1', {})).find((e) => e.digest === d('a'))?.manifestKept, false);
+      await m.close();
+    });
+
     test('a unit of work commits whole or not at all, is not seen before it commits, and is serialized by its locks', async () => {
       const m = await h.create(new FakeClock());
       const r = await m.repositories.ensure('tx');

@@ -27,8 +27,13 @@ export interface Ctx {
 
 /** A leaf command with the flags every admin command takes. */
 export function adminCommand(parent: Command, name: string, description: string): Command {
-  return parent.command(name).description(description)
-    .requiredOption('--registry <host[:port]>', 'the registry (credentials from `wharf login` for it)')
+  return clientOptions(parent.command(name).description(description)
+    .requiredOption('--registry <host[:port]>', 'the registry (credentials from `wharf login` for it)'));
+}
+
+/** The flags of every command that calls a Wharf registry's /api/v1 (all but --registry). */
+export function clientOptions(cmd: Command): Command {
+  return cmd
     .option('--authfile <file>', 'auth file (default: REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json)')
     .option('--cert-dir <dir>', 'directory with CA certificates (*.crt) and client certificates (*.cert, *.key)')
     .option('--tls-verify', 'require HTTPS and verify certificates (default)')
@@ -36,20 +41,27 @@ export function adminCommand(parent: Command, name: string, description: string)
     .option('--format <format>', 'text (default) or json');
 }
 
+export interface ActionOptions {
+  /** The registry when --registry is not given (from the command's arguments); throws UsageError. */
+  registryFrom?: (args: string[]) => string;
+  /** Calls without a stored login go out anonymously (an open registry) instead of failing. */
+  anonymous?: boolean;
+}
+
 /** Runs `fn` as the command's action: usage errors exit 2, anything else reaches main (exit 1). */
-export function adminAction<F extends CommonFlags>(cmd: Command, fn: (ctx: Ctx, args: string[], flags: F) => Promise<void>): Command {
+export function adminAction<F extends CommonFlags>(cmd: Command, fn: (ctx: Ctx, args: string[], flags: F) => Promise<void>, o: ActionOptions = {}): Command {
   return cmd.action(async () => {
     const flags = cmd.opts<F>();
     let client: AdminClient | null = null;
     try {
       const format = flags.format ?? 'text';
       if (format !== 'json' && format !== 'text') throw new UsageError(`--format takes json or text, got ${format}`);
-      const registry = registryHost(flags.registry ?? '');
+      const registry = registryHost(flags.registry ?? o.registryFrom?.(cmd.processedArgs as string[]) ?? '');
       if (!registry) throw new UsageError('--registry needs a host[:port]');
       const ctx: Ctx = {
         registry,
         json: format === 'json',
-        client: async () => (client ??= await AdminClient.open(registry, { authFile: flags.authfile, tlsVerify: flags.tlsVerify, certDir: flags.certDir })),
+        client: async () => (client ??= await AdminClient.open(registry, { authFile: flags.authfile, tlsVerify: flags.tlsVerify, certDir: flags.certDir, anonymous: o.anonymous })),
         print: (value, text) => {
           process.stdout.write(format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : text().map((l) => `${l}\n`).join(''));
         },

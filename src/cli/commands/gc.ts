@@ -48,7 +48,7 @@ export function registerGc(program: Command): void {
       const config = configFrom(f);
       const report = await withStores(config, (s) => collectOnceLeased(
         { blobs: s.blobs, meta: s.meta, clock: systemClock, uploadTtlMs: config.uploads.ttl },
-        { dryRun: f.dryRun === true, untagged: f.untagged === true || config.gc.untagged, gracePeriodMs: config.gc.gracePeriod },
+        { dryRun: f.dryRun === true, untagged: f.untagged === true || config.gc.untagged, gracePeriodMs: config.gc.gracePeriod, historyKeepMs: config.history.keep },
       ));
       if (report === null) {
         process.stderr.write('wharf: another garbage collection is running (the gc lease is held); try again later\n');

@@ -62,7 +62,7 @@ export function registerImportDistribution(program: Command): void {
         const storage = await openSource();
         try {
           report = await withStores(config, async (s) => {
-            const registry = new Registry(s.blobs, s.meta, { maxManifestBytes: config.manifests.maxSize }, systemClock);
+            const registry = new Registry(s.blobs, s.meta, { maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep }, systemClock);
             process.stderr.write(`importing from ${storage.location} into ${describeStores(config.storage.driver, s.dataDir)}\n`);
             return importDistribution(new DistributionLayout(storage), registry, { onProgress: progressPrinter() });
           });

@@ -49,6 +49,26 @@ export interface Page {
   last?: string;
 }
 
+/** One move (digest) or delete (null) of a tag, as `tag_history` records it. */
+export interface TagHistoryEntry {
+  tag: string;
+  /** The digest the tag was pointed at, or null when it was deleted. */
+  digest: string | null;
+  at: number;
+  /** Order within the repository (a cursor: `before`). */
+  seq: number;
+  /** When the tag next moved or was deleted; null while this is the tag's latest entry. */
+  until: number | null;
+  /** Whether the repository still holds the manifest (false for a delete). */
+  manifestKept: boolean;
+}
+
+export interface HistoryPage {
+  n?: number;
+  /** Only entries older than this `seq`. */
+  before?: number;
+}
+
 export interface Lease {
   holder: string;
   expiresAt: number;
@@ -104,6 +124,10 @@ export interface TagStore {
   /** Removes every tag on the manifest, recording each removal in history. */
   deleteAllOn(repoId: number, digest: string): Promise<void>;
   list(repoId: number, page: Page): Promise<string[]>;
+  /** The history of one tag, or (tag null) of every tag of the repository, newest first. */
+  history(repoId: number, tag: string | null, page: HistoryPage): Promise<TagHistoryEntry[]>;
+  /** Digests some tag pointed at at or after `since` (a history entry then, or one not left before then). */
+  recentlyTagged(repoId: number, since: number): Promise<string[]>;
 }
 
 export interface UploadStore {

@@ -177,4 +177,10 @@ export const migrations: ((d: SqlDialect) => string)[] = [
    );`,
   // Catalog and tag lists in byte order on every database (a no-op on SQLite).
   (d) => `${d.byteOrder('repositories', 'name')} ${d.byteOrder('tags', 'name')}`,
+  // Tag history in order within each repository (`seq`, numbered under the repository's lock), for the
+  // history API's newest-first pages and the "until" of each entry. Entries made before get their rank by time.
+  () => `ALTER TABLE tag_history ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+   UPDATE tag_history SET seq = (SELECT COUNT(*) FROM tag_history h WHERE h.repo_id = tag_history.repo_id AND h.at <= tag_history.at);
+   CREATE INDEX tag_history_by_seq ON tag_history (repo_id, seq);
+   CREATE INDEX tag_history_by_tag_seq ON tag_history (repo_id, name, seq);`,
 ];

@@ -13,7 +13,7 @@ import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './
 import {
   blobLock, repositoryLock,
   type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type Lease, type LeaseStore, type ManifestRecord, type ManifestRef,
-  type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore, type StoredManifest, type TagStore,
+  type HistoryPage, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore, type StoredManifest, type TagHistoryEntry, type TagStore,
   type UploadPosition, type UploadRecord, type UploadStore,
 } from './meta-store.js';
 
@@ -59,7 +59,15 @@ const Q = {
   // A row comes back only when the tag was made or moved: pointing it at its own digest again changes nothing.
   moveTag: `${upsert('tags', ['repo_id', 'name', 'digest', 'updated_at'], ['repo_id', 'name'], ['digest', 'updated_at'], 'tags.digest <> excluded.digest')}
             RETURNING name`,
-  history: 'INSERT INTO tag_history (repo_id, name, digest, at) VALUES (?, ?, ?, ?)',
+  // Numbered within the repository; every writer of a repository's history holds its lock.
+  history: 'INSERT INTO tag_history (repo_id, name, digest, at, seq) SELECT ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 FROM tag_history WHERE repo_id = ?',
+  tagHistory: (oneTag: boolean) => `SELECT h.name AS tag, h.digest, h.at, h.seq,
+      (SELECT MIN(n.at) FROM tag_history n WHERE n.repo_id = h.repo_id AND n.name = h.name AND n.seq > h.seq) AS "until",
+      CASE WHEN EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = h.repo_id AND m.digest = h.digest) THEN 1 ELSE 0 END AS "manifestKept"
+    FROM tag_history h WHERE h.repo_id = ?${oneTag ? ' AND h.name = ?' : ''} AND h.seq < ? ORDER BY h.seq DESC, h.name DESC LIMIT ?`,
+  // A digest some tag pointed at since `since`: an entry made since, or one the tag did not leave before it.
+  recentlyTagged: `SELECT DISTINCT h.digest FROM tag_history h WHERE h.repo_id = ? AND h.digest IS NOT NULL
+    AND (h.at >= ? OR NOT EXISTS (SELECT 1 FROM tag_history n WHERE n.repo_id = h.repo_id AND n.name = h.name AND n.seq > h.seq AND n.at < ?))`,
   deleteTagsOf: 'DELETE FROM tags WHERE repo_id = ? AND digest = ? RETURNING name',
   deleteTag: 'DELETE FROM tags WHERE repo_id = ? AND name = ? RETURNING name',
   listTags: 'SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?',
@@ -248,14 +256,14 @@ class SqlTags implements TagStore {
   async move(repoId: number, tag: string, digest: string): Promise<void> {
     await this.d.x.atomic(async (x) => {
       const now = this.d.clock.now();
-      if ((await x.all(Q.moveTag, repoId, tag, digest, now)).length > 0) await x.run(Q.history, repoId, tag, digest, now);
+      if ((await x.all(Q.moveTag, repoId, tag, digest, now)).length > 0) await x.run(Q.history, repoId, tag, digest, now, repoId);
     }, [repositoryLock(repoId)]);
   }
 
   delete(repoId: number, tag: string): Promise<boolean> {
     return this.d.x.atomic(async (x) => {
       const removed = (await x.all(Q.deleteTag, repoId, tag)).length > 0;
-      if (removed) await x.run(Q.history, repoId, tag, null, this.d.clock.now());
+      if (removed) await x.run(Q.history, repoId, tag, null, this.d.clock.now(), repoId);
       return removed;
     }, [repositoryLock(repoId)]);
   }
@@ -263,12 +271,27 @@ class SqlTags implements TagStore {
   async deleteAllOn(repoId: number, digest: string): Promise<void> {
     await this.d.x.atomic(async (x) => {
       const now = this.d.clock.now();
-      for (const t of await x.all<{ name: string }>(Q.deleteTagsOf, repoId, digest)) await x.run(Q.history, repoId, t.name, null, now);
+      for (const t of await x.all<{ name: string }>(Q.deleteTagsOf, repoId, digest)) await x.run(Q.history, repoId, t.name, null, now, repoId);
     }, [repositoryLock(repoId)]);
   }
 
   async list(repoId: number, page: Page): Promise<string[]> {
     return (await this.d.x.all<{ name: string }>(Q.listTags, repoId, page.last ?? '', page.n ?? NO_LIMIT)).map((r) => r.name);
+  }
+
+  async history(repoId: number, tag: string | null, page: HistoryPage): Promise<TagHistoryEntry[]> {
+    const before = page.before ?? Number.MAX_SAFE_INTEGER;
+    const rows = tag === null
+      ? await this.d.x.all<Row>(Q.tagHistory(false), repoId, before, page.n ?? NO_LIMIT)
+      : await this.d.x.all<Row>(Q.tagHistory(true), repoId, tag, before, page.n ?? NO_LIMIT);
+    return rows.map((r) => ({
+      tag: r.tag as string, digest: (r.digest as string | null) ?? null, at: Number(r.at), seq: Number(r.seq),
+      until: r.until === null || r.until === undefined ? null : Number(r.until), manifestKept: Number(r.manifestKept) === 1,
+    }));
+  }
+
+  async recentlyTagged(repoId: number, since: number): Promise<string[]> {
+    return (await this.d.x.all<{ digest: string }>(Q.recentlyTagged, repoId, since, since)).map((r) => r.digest);
   }
 }
 

@@ -1,0 +1,102 @@
+// Tag history and restore (a time machine, as Quay has): every move and delete of a tag is recorded
+// (`tags.move`, `tags.delete`); within `history.keep` a tag can be pointed back at a digest it had, as
+// long as the repository still holds that manifest. Garbage collection keeps such manifests (gc-plan.ts).
+// An entry is restorable while the tag pointed at its digest within the window: the entry was made
+// within it, or the tag left the digest within it (or has not left it yet).
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { assertTag } from '../oci/names.js';
+import { repositoryLock, type HistoryPage, type MetaTx, type TagHistoryEntry } from '../store/meta/meta-store.js';
+import type { RegistryContext } from './context.js';
+import type { Actor } from './events.js';
+
+/** history.keep's default: 14 days. */
+export const DEFAULT_HISTORY_KEEP_MS = 14 * 24 * 3_600_000;
+
+export interface HistoryItem {
+  tag: string;
+  digest: string | null;
+  at: number;
+  seq: number;
+  restorable: boolean;
+}
+
+export type RestoreTarget = { digest: string } | { undelete: true };
+
+export class TagHistoryService {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  private get since(): number {
+    return this.ctx.clock.now() - this.ctx.limits.historyKeepMs;
+  }
+
+  private restorable(e: TagHistoryEntry, since: number): boolean {
+    return e.digest !== null && e.manifestKept && (e.at >= since || e.until === null || e.until >= since);
+  }
+
+  /** One tag's history (newest first); NAME_UNKNOWN / MANIFEST_UNKNOWN (a tag that never existed). */
+  async ofTag(repository: string, tag: string, page: HistoryPage): Promise<HistoryItem[]> {
+    assertTag(tag);
+    const repoId = await this.ctx.existingRepo(repository);
+    const entries = await this.ctx.meta.tags.history(repoId, tag, page);
+    if (entries.length === 0 && page.before === undefined) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} has no history in ${repository}`);
+    const since = this.since;
+    return entries.map((e) => this.item(e, since));
+  }
+
+  /** Every tag's history in the repository (newest first). */
+  async ofRepository(repository: string, page: HistoryPage): Promise<HistoryItem[]> {
+    const repoId = await this.ctx.existingRepo(repository);
+    const since = this.since;
+    return (await this.ctx.meta.tags.history(repoId, null, page)).map((e) => this.item(e, since));
+  }
+
+  private item(e: TagHistoryEntry, since: number): HistoryItem {
+    return { tag: e.tag, digest: e.digest, at: e.at, seq: e.seq, restorable: this.restorable(e, since) };
+  }
+
+  /**
+   * Points the tag back at a digest it had (or, undeleting, at the one it had before its last delete).
+   * A tag move: recorded in history, announced as `manifest.pushed` with the tag.
+   */
+  async restore(repository: string, tag: string, target: RestoreTarget, actor: Actor): Promise<{ digest: string; mediaType: string }> {
+    assertTag(tag);
+    if ('digest' in target) parseDigest(target.digest);
+    const repoId = await this.ctx.existingRepo(repository);
+    const restored = await this.ctx.meta.tx(async (m) => {
+      // Decided and moved under the repository's lock: a collection cannot remove the manifest in between.
+      await m.lock(repositoryLock(repoId));
+      const entry = await this.chosen(m, repoId, tag, target);
+      if (!entry.manifestKept) throw gone(`manifest ${entry.digest} is no longer in ${repository}: it cannot be restored`);
+      if (!this.restorable(entry, this.since)) {
+        throw gone(`tag ${tag} left ${entry.digest} longer ago than history.keep (${Math.round(this.ctx.limits.historyKeepMs / 1000)}s): it cannot be restored`);
+      }
+      const manifest = await m.manifests.get(repoId, entry.digest!);
+      if (!manifest) throw gone(`manifest ${entry.digest} is no longer in ${repository}: it cannot be restored`);
+      await m.tags.move(repoId, tag, manifest.digest);
+      return manifest;
+    });
+    this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest: restored.digest, tag, mediaType: restored.mediaType, actor });
+    return { digest: restored.digest, mediaType: restored.mediaType };
+  }
+
+  private async chosen(m: MetaTx, repoId: number, tag: string, target: RestoreTarget): Promise<TagHistoryEntry> {
+    const entries = await m.tags.history(repoId, tag, {});
+    if (entries.length === 0) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} has no history`);
+    if ('digest' in target) {
+      const found = entries.find((e) => e.digest === target.digest);
+      if (!found) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} never pointed at ${target.digest}`);
+      return found;
+    }
+    // Only a deleted tag is undeleted: its latest entry is the delete, the one before it the digest it had.
+    if (entries[0]!.digest !== null) throw new RegistryError('CONFLICT', `tag ${tag} is not deleted (it points at ${entries[0]!.digest})`);
+    const before = entries[1];
+    if (!before || before.digest === null) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} has no earlier digest to point back at`);
+    return before;
+  }
+}
+
+/** What history names but can no longer bring back: 410 Gone, in the registry's error shape. */
+function gone(message: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', message, { status: 410 });
+}
