@@ -177,4 +177,12 @@ export const migrations: ((d: SqlDialect) => string)[] = [
    );`,
   // Catalog and tag lists in byte order on every database (a no-op on SQLite).
   (d) => `${d.byteOrder('repositories', 'name')} ${d.byteOrder('tags', 'name')}`,
+  // Immutable tags: patterns on a namespace (repository '') or one repository (its full name).
+  () => `CREATE TABLE immutable_tags (
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     pattern TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (namespace, repository, pattern)
+   );`,
 ];
