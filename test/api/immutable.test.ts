@@ -54,7 +54,7 @@ describe('immutable tags over HTTP', () => {
     await apiOk(s, ADMIN, 'POST', '/namespaces/acme/immutable', { pattern: 'release-?', repository: 'acme/app' }, 201);
 
     // An editor may push but not decide; an outsider namespace is not found; bad input is INVALID.
-    let r = await api(s, EDITOR, 'POST', '/namespaces/acme/immutable', { pattern: 'x*' });
+    const r = await api(s, EDITOR, 'POST', '/namespaces/acme/immutable', { pattern: 'x*' });
     expectError(r, 403, 'DENIED');
     assert.match(message(r), /only admins of acme may change its immutable tags/);
     expectError(await api(s, BOSS, 'POST', '/namespaces/beta/immutable', { pattern: 'x*' }), 403, 'DENIED');
