@@ -9,6 +9,7 @@ import { makeImage, pushBlob, pushImage, pushImageParts, putManifest, getManifes
 import { MT } from './lib/content.js';
 import { expectError, expectStatus, parseJson, req, type Res } from './lib/http.js';
 import { ADMIN, api, apiOk, basic, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 interface Rule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 
@@ -21,6 +22,9 @@ function message(res: Res): string {
 
 describe('immutable tags over HTTP', () => {
   let s: BuiltinServer;
+  // npm test's scaled-out pass (WHARF_TEST_META=postgres): the server's metadata on PostgreSQL, where the
+  // racing pushes below are decided by the repository's advisory lock.
+  let db: TestDatabase | undefined;
   const as = <T>(fn: () => Promise<T>): Promise<T> => withHeaders(ADMIN, fn);
   const del = (repo: string, ref: string): Promise<Res> => req(s.url, `/v2/${repo}/manifests/${ref}`, { method: 'DELETE', headers: ADMIN });
   const digestOf = async (repo: string, ref: string): Promise<string> => {
@@ -30,7 +34,8 @@ describe('immutable tags over HTTP', () => {
   };
 
   before(async () => {
-    s = await startBuiltin();
+    if (process.env.WHARF_TEST_META === 'postgres') db = await createTestDatabase();
+    s = await startBuiltin(db ? { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: db.url } : {});
     await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
     await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'beta' }, 201);
     for (const u of ['boss', 'editor']) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
@@ -41,6 +46,7 @@ describe('immutable tags over HTTP', () => {
   after(async () => {
     await s?.stop();
     s?.cleanup();
+    await db?.drop();
   });
 
   test('admin API: namespace admins and system admins manage patterns; members see them; each change is audited', async () => {
