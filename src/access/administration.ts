@@ -1,13 +1,14 @@
 // The rules of managing who may do what (the admin API and `wharf admin` call these):
 // - a system administrator manages everything, including users and the audit log;
 // - any signed-in user may create an organization, and becomes its admin;
-// - an organization's admins manage its teams, members, robots, grants and visibility; a user is the
-//   admin of their personal namespace (grants and visibility there);
+// - an organization's admins manage its teams, members, robots, grants, visibility and immutable tags; a
+//   user is the admin of their personal namespace (grants, visibility and immutable tags there);
 // - everyone manages their own password and personal access tokens.
 // Generated secrets (robot secrets, access tokens) are returned once and kept only as hashes.
 import { RegistryError } from '../oci/errors.js';
 import type { Clock } from '../config/clock.js';
-import { ACCOUNT_NAMES_LOCK, type MetaStore, type MetaTx } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type ImmutableTagRule, type MetaStore, type MetaTx } from '../store/meta/meta-store.js';
+import { assertTagPattern } from '../oci/tag-patterns.js';
 import type { OrgRecord, Principal, Role, TokenRecord, UserRecord, Visibility } from '../store/meta/account-store.js';
 import { EXTERNAL_PASSWORD, type AccountSignIn } from './account-sign-in.js';
 import { namespaceOf, RolePolicy, type RepositoryAction, type Subject } from './roles.js';
@@ -224,6 +225,39 @@ export class Administration {
     return out;
   }
 
+  // ------------------------------------------------------------------ immutable tags
+
+  /**
+   * Makes tags matching the pattern immutable on a namespace (`repository` null) or one repository in it
+   * (its full name); false when the rule was there already. Admins of the namespace decide.
+   */
+  async addImmutableTags(actor: Actor, namespace: string, repository: string | null, pattern: string): Promise<{ created: boolean; rule: ImmutableTagRule }> {
+    await this.assertNamespaceAdmin(actor, namespace, repository, 'its immutable tags');
+    assertTagPattern(pattern);
+    const created = await this.meta.immutableTags.add(namespace, repository, pattern);
+    const rule = (await this.meta.immutableTags.list(namespace)).find((r) => r.repository === repository && r.pattern === pattern);
+    return { created, rule: rule ?? { namespace, repository, pattern, createdAt: this.clock.now() } };
+  }
+
+  async removeImmutableTags(actor: Actor, namespace: string, repository: string | null, pattern: string): Promise<boolean> {
+    await this.assertNamespaceAdmin(actor, namespace, repository, 'its immutable tags');
+    return this.meta.immutableTags.remove(namespace, repository, pattern);
+  }
+
+  /** The rules of a namespace, or of one repository in it (its own and the namespace's); every rule (namespace null) for system administrators. */
+  async immutableTags(actor: Actor, namespace: string | null, repository: string | null): Promise<ImmutableTagRule[]> {
+    if (namespace === null) {
+      this.assertSystemAdmin(actor);
+      return this.meta.immutableTags.list();
+    }
+    // Whoever may push in the namespace should learn which tags they cannot move: its members see them.
+    await this.assertNamespaceKnown(namespace, repository);
+    if ((await this.policy.roleOnNamespace(actor, namespace)) === null && (repository === null || (await this.policy.roleOn(actor, repository)) === null)) {
+      throw denied(`only members of ${namespace} see its immutable tags`);
+    }
+    return repository === null ? this.meta.immutableTags.list(namespace) : this.meta.immutableTags.forRepository(namespace, repository);
+  }
+
   // ------------------------------------------------------------------ robots
 
   async createRobot(actor: Actor, orgName: string, name: string, expiresAt: number | null): Promise<CreatedSecret<{ name: string; expiresAt: number | null }>> {
@@ -298,14 +332,19 @@ export class Administration {
     return org;
   }
 
-  private async assertNamespaceAdmin(actor: Actor, namespace: string, repository: string | null): Promise<void> {
+  private async assertNamespaceAdmin(actor: Actor, namespace: string, repository: string | null, what = 'its grants'): Promise<void> {
+    await this.assertNamespaceKnown(namespace, repository);
+    if ((await this.policy.roleOnNamespace(actor, namespace)) !== 'admin') throw denied(`only admins of ${namespace} may change ${what}`);
+  }
+
+  /** The namespace is a user's or an organization's, and the repository (if any) is in it. */
+  private async assertNamespaceKnown(namespace: string, repository: string | null): Promise<void> {
     if (repository !== null && (namespaceOf(repository) !== namespace || !isValidName(repository))) {
       throw new RegistryError('INVALID', `repository ${JSON.stringify(repository.slice(0, 300))} is not in ${namespace}`);
     }
     const isUser = await this.meta.users.byName(namespace);
     const isOrg = isUser ? null : await this.meta.orgs.byName(namespace);
     if (!isUser && !isOrg) throw notFound('namespace', namespace);
-    if ((await this.policy.roleOnNamespace(actor, namespace)) !== 'admin') throw denied(`only admins of ${namespace} may change its grants`);
   }
 
   private async resolvePrincipal(ref: PrincipalRef, namespace: string): Promise<Principal> {

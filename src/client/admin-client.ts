@@ -19,6 +19,8 @@ export interface AdminToken {
   lastUsedAt: string | null; revokedAt: string | null;
 }
 export interface CreatedToken extends AdminToken { secret: string }
+export interface ImmutableRule { namespace: string; repository: string | null; pattern: string; createdAt: string }
+export interface AddedImmutableRule extends ImmutableRule { created: boolean }
 export interface RepoVisibility { name: string; own: Visibility | null; effective: Visibility }
 export interface AuditEntry {
   id: number; at: string; actor: string; actorKind: string; remote: string; action: string; target: string;
@@ -201,6 +203,20 @@ export class AdminClient {
   // Repository visibility (null: follow the namespace).
   setRepoVisibility(name: string, visibility: Visibility | null): Promise<void> { return this.call('PUT', '/repository-visibility', { name, visibility }); }
   repoVisibility(name: string): Promise<RepoVisibility> { return this.call('GET', `/repository-visibility?${new URLSearchParams({ name })}`); }
+
+  // Immutable tag patterns on a namespace, or one repository in it (its full name).
+  addImmutable(namespace: string, pattern: string, repository?: string): Promise<AddedImmutableRule> {
+    return this.call('POST', `/namespaces/${seg(namespace)}/immutable`, { pattern, ...(repository === undefined ? {} : { repository }) });
+  }
+  removeImmutable(namespace: string, pattern: string, repository?: string): Promise<void> {
+    return this.call('DELETE', `/namespaces/${seg(namespace)}/immutable?${new URLSearchParams({ pattern, ...(repository === undefined ? {} : { repository }) })}`);
+  }
+  /** A namespace's rules, those protecting one repository, or (no namespace) every rule of the registry. */
+  async immutable(namespace?: string, repository?: string): Promise<ImmutableRule[]> {
+    if (namespace === undefined) return (await this.call<Page<ImmutableRule>>('GET', '/immutable')).items;
+    const q = repository === undefined ? '' : `?${new URLSearchParams({ repository })}`;
+    return (await this.call<Page<ImmutableRule>>('GET', `/namespaces/${seg(namespace)}/immutable${q}`)).items;
+  }
 
   // Personal access tokens.
   async tokens(): Promise<AdminToken[]> { return (await this.call<Page<AdminToken>>('GET', '/tokens')).items; }

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { WharfError } from '../oci/errors.js';
+import { isValidTagPattern } from '../oci/tag-patterns.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -78,6 +79,13 @@ export const configSchema = z.object({
   shutdown: z.object({
     timeout: duration.default(30_000),
   }).strict().default({ timeout: 30_000 }),
+  immutable: z.object({
+    /** Tag patterns (oci/tag-patterns.ts) immutable in every repository: a list, or comma-separated. */
+    patterns: z.union([z.array(z.string()), z.string()])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',').map((x) => x.trim()).filter(Boolean)))
+      .refine((ps) => ps.every(isValidTagPattern), 'expected tag patterns: the characters of a tag and the wildcards * and ?')
+      .default([]),
+  }).strict().default({ patterns: [] }),
   auth: z.object({
     // Unset: htpasswd when a file is named, else none (an open registry), as registry:2 decides it.
     mode: z.enum(['none', 'htpasswd', 'certificate', 'builtin']).optional(),
@@ -140,7 +148,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'addr', 'data', 'log.level', 'log.format', 'storage.driver', 'storage.fsync',
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
   'meta.driver', 'meta.postgres.url', 'meta.postgres.maxConnections',
-  'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'history.keep', 'manifests.maxSize', 'shutdown.timeout',
+  'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'history.keep', 'manifests.maxSize', 'shutdown.timeout', 'immutable.patterns',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',

@@ -6,19 +6,25 @@ import { RegistryError } from '../oci/errors.js';
 import { assertName } from '../oci/names.js';
 import { ManifestCache } from './manifest-cache.js';
 import { RegistryEvents } from './events.js';
+import { ImmutableTags } from './immutable-tags.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
   maxManifestBytes: number;
   /** How long a tag's earlier digests stay restorable (history.keep); 14 days unless given. */
   historyKeepMs: number;
+  /** Immutable tag patterns for every repository (configuration: immutable.patterns). */
+  immutableTagPatterns?: readonly string[];
 }
 
 export class RegistryContext {
   readonly manifestCache = new ManifestCache(64 << 20);
   readonly events = new RegistryEvents();
+  readonly immutableTags: ImmutableTags;
 
-  constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits, readonly clock: Clock) {}
+  constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits, readonly clock: Clock) {
+    this.immutableTags = new ImmutableTags(limits.immutableTagPatterns);
+  }
 
   /** Id of an existing repository, or NAME_UNKNOWN. */
   async existingRepo(name: string): Promise<number> {

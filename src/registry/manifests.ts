@@ -7,6 +7,7 @@ import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
+import { immutableTagError } from './immutable-tags.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -75,6 +76,15 @@ export class ManifestService {
       await this.ctx.blobs.putSmall(digest, bytes);
       await claim.linkWith(async (m) => {
         const repoId = existingId ?? (await m.repositories.ensure(repository));
+        // Decided here, under the repository's lock, where the tag moves: of two pushes racing to make a
+        // protected tag, the second sees the first's tag (the lock comes first: repository, then blob).
+        if (tag !== null) {
+          const p = (await this.ctx.immutableTags.guard(m, repoId, repository))(tag);
+          const current = p === null ? null : await m.tags.resolve(repoId, tag);
+          if (p !== null && current !== null && current.digest !== digest) {
+            throw immutableTagError(repository, tag, `it points at ${current.digest} and cannot move to ${digest}`, p);
+          }
+        }
         // Checked again where the manifest is written: a collector may have removed a link since the
         // check above, and a link that exists here keeps its bytes until this manifest is gone.
         const stillLinked = await m.blobs.existing(repoId, blobDigests);
@@ -135,6 +145,11 @@ export class ManifestService {
     if (isDigestReference(reference)) {
       if (!tryParseDigest(reference)) throw new RegistryError('DIGEST_INVALID');
       const removed = await this.ctx.meta.tx(async (m) => {
+        const protects = await this.ctx.immutableTags.guard(m, repoId, repository);
+        for (const tag of await m.tags.pointingAt(repoId, reference)) {
+          const p = protects(tag);
+          if (p !== null) throw immutableTagError(repository, tag, `deleting ${reference} would remove it`, p);
+        }
         if (!(await m.manifests.delete(repoId, reference))) return false;
         await m.tags.deleteAllOn(repoId, reference);
         await m.blobs.unlink(repoId, reference);
@@ -144,7 +159,12 @@ export class ManifestService {
       this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference, actor });
     } else {
       assertTag(reference);
-      if (!(await this.ctx.meta.tags.delete(repoId, reference))) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
+      const removed = await this.ctx.meta.tx(async (m) => {
+        const p = (await this.ctx.immutableTags.guard(m, repoId, repository))(reference);
+        if (p !== null && (await m.tags.resolve(repoId, reference)) !== null) throw immutableTagError(repository, reference, 'it cannot be deleted', p);
+        return m.tags.delete(repoId, reference);
+      });
+      if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
       this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference, actor });
     }
   }

@@ -3,6 +3,7 @@
 // long as the repository still holds that manifest. Garbage collection keeps such manifests (gc-plan.ts).
 // An entry is restorable while the tag pointed at its digest within the window: the entry was made
 // within it, or the tag left the digest within it (or has not left it yet).
+import { immutableTagError } from './immutable-tags.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { assertTag } from '../oci/names.js';
@@ -73,6 +74,12 @@ export class TagHistoryService {
       }
       const manifest = await m.manifests.get(repoId, entry.digest!);
       if (!manifest) throw gone(`manifest ${entry.digest} is no longer in ${repository}: it cannot be restored`);
+      // A restore is a move: an immutable tag stays where it is (an undelete makes it anew, which is allowed).
+      const current = await m.tags.resolve(repoId, tag);
+      if (current !== null && current.digest !== manifest.digest) {
+        const p = (await this.ctx.immutableTags.guard(m, repoId, repository))(tag);
+        if (p !== null) throw immutableTagError(repository, tag, `it points at ${current.digest} and cannot be restored to ${manifest.digest}`, p);
+      }
       await m.tags.move(repoId, tag, manifest.digest);
       return manifest;
     });

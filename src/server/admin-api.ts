@@ -1,5 +1,5 @@
 // The admin REST API under /api/v1 (auth.mode builtin): users, organizations, teams, memberships, role
-// grants, robots, personal access tokens, repository visibility, signing keys and the audit log. JSON in
+// grants, robots, personal access tokens, repository visibility, immutable tags, signing keys and the audit log. JSON in
 // and out; one route table holds each route's schemas, which both validate requests and make the
 // OpenAPI 3.1 document at /api/v1/openapi.json. Errors have the registry's JSON shape
 // ({"errors":[{"code","message","detail"}]}). Callers sign in with Basic credentials (a password, an
@@ -148,6 +148,35 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
         const g = body as z.infer<typeof S.revoke>;
         if (!(await admin.revoke(actor, principalOf(g.principal), params.namespace!, g.repository ?? null))) throw new RegistryError('NOT_FOUND', 'no such grant');
         return { status: 204, audit: { action: 'grant.remove', target: g.repository ?? params.namespace!, detail: { principal: g.principal } } };
+      } },
+
+    // Immutable tags: patterns on a namespace or one repository in it (its admins decide; its members see them).
+    { method: 'GET', path: '/immutable', summary: 'Every immutable tag pattern of the registry (system administrators)', response: S.immutableRuleList,
+      handle: async ({ actor }) => ({ body: { items: (await admin.immutableTags(actor, null, null)).map(S.immutableRuleOut) } }) },
+    { method: 'GET', path: '/namespaces/{namespace}/immutable', summary: 'The immutable tag patterns of a namespace, or those protecting one repository in it (repository)', query: S.immutableListQuery, response: S.immutableRuleList,
+      handle: async ({ actor, params, query }) => {
+        const q = S.immutableListQuery.parse(Object.fromEntries(query));
+        return { body: { items: (await admin.immutableTags(actor, params.namespace!, q.repository ?? null)).map(S.immutableRuleOut) } };
+      } },
+    { method: 'POST', path: '/namespaces/{namespace}/immutable', summary: 'Make the tags matching a pattern immutable, on the namespace or one repository (201; 200 when the pattern was there)', body: S.newImmutableRule, response: S.addedImmutableRule, status: 201,
+      handle: async ({ actor, params, body }) => {
+        const b = body as z.infer<typeof S.newImmutableRule>;
+        const ns = params.namespace!;
+        const { created, rule } = await admin.addImmutableTags(actor, ns, b.repository ?? null, b.pattern);
+        return {
+          status: created ? 201 : 200,
+          body: { ...S.immutableRuleOut(rule), created },
+          ...(created ? { audit: { action: 'immutable.add', target: b.repository ?? ns, detail: { pattern: b.pattern } } } : {}),
+        };
+      } },
+    { method: 'DELETE', path: '/namespaces/{namespace}/immutable', summary: 'Lift an immutable tag pattern (pattern, and repository for one set on a repository)', query: S.immutableRuleQuery, status: 204,
+      handle: async ({ actor, params, query }) => {
+        const q = S.immutableRuleQuery.parse(Object.fromEntries(query));
+        const ns = params.namespace!;
+        if (!(await admin.removeImmutableTags(actor, ns, q.repository ?? null, q.pattern))) {
+          throw new RegistryError('NOT_FOUND', `no immutable tag pattern ${JSON.stringify(q.pattern)} on ${q.repository ?? ns}`);
+        }
+        return { status: 204, audit: { action: 'immutable.remove', target: q.repository ?? ns, detail: { pattern: q.pattern } } };
       } },
 
     // Repository visibility (the path holds slashes: the name is a query parameter).

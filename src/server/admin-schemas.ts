@@ -2,6 +2,7 @@
 // admin-openapi.ts, are the OpenAPI document. Times are ISO 8601 strings; absent ones are null.
 import { z } from 'zod';
 import type { AuditRecord, OrgRecord, TokenRecord, UserRecord } from '../store/meta/account-store.js';
+import type { ImmutableTagRule } from '../store/meta/meta-store.js';
 
 export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -47,6 +48,17 @@ export const grantList = list(z.object({ principal: z.object({ user: z.string().
 export const repoQuery = z.object({ name }).strict();
 export const setRepoVisibility = z.object({ name, visibility: visibilityValue.nullable() }).strict();
 export const repoVisibility = z.object({ name: z.string(), own: visibilityValue.nullable(), effective: visibilityValue });
+
+// Immutable tags: `*` (any run) and `?` (one character) globs anchored to the whole tag.
+const tagPattern = z.string().regex(/^[a-zA-Z0-9_.\-*?]{1,128}$/, 'a tag pattern: the characters of a tag and the wildcards * and ?');
+export const newImmutableRule = z.object({ pattern: tagPattern, repository: name.optional() }).strict();
+export const immutableRuleQuery = z.object({ pattern: z.string().min(1), repository: name.optional() }).strict();
+export const immutableListQuery = z.object({ repository: name.optional() }).strict();
+export const immutableRule = z.object({ namespace: z.string(), repository: z.string().nullable(), pattern: z.string(), createdAt: z.string() });
+export const addedImmutableRule = immutableRule.extend({ created: z.boolean() });
+export const immutableRuleList = list(immutableRule);
+export const immutableRuleOut = (r: ImmutableTagRule): z.infer<typeof immutableRule> =>
+  ({ namespace: r.namespace, repository: r.repository, pattern: r.pattern, createdAt: time(r.createdAt)! });
 
 export const token = z.object({
   id: z.number(), name: z.string(), actions: z.array(action).nullable(), createdAt: z.string(), expiresAt: nullableTime,

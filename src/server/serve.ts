@@ -40,7 +40,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const clock = systemClock;
   const { dataDir, blobs: blobStore, meta } = await openStores(config, clock);
-  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep }, clock);
+  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep, immutableTagPatterns: config.immutable.patterns }, clock);
   // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
   const logger = pino(loggerOptions(config));
   let accessController;

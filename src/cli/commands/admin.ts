@@ -3,11 +3,11 @@
 import type { Command } from 'commander';
 import { usageExitCodes } from './admin-common.js';
 import { registerOrgs, registerTeams, registerUsers } from './admin-accounts.js';
-import { registerAudit, registerGrants, registerRepos, registerRobots, registerTokens } from './admin-access.js';
+import { registerAudit, registerGrants, registerImmutable, registerRepos, registerRobots, registerTokens } from './admin-access.js';
 
 export function registerAdmin(program: Command): void {
   // Set before the subcommands are made: they inherit it.
-  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, audit'));
+  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, audit'));
   registerUsers(admin);
   registerOrgs(admin);
   registerTeams(admin);
@@ -15,5 +15,6 @@ export function registerAdmin(program: Command): void {
   registerRobots(admin);
   registerTokens(admin);
   registerRepos(admin);
+  registerImmutable(admin);
   registerAudit(admin);
 }

@@ -121,6 +121,8 @@ export interface TagStore {
   /** Points the tag at the digest, recording the move in the tag's history when it changes. */
   move(repoId: number, tag: string, digest: string): Promise<void>;
   delete(repoId: number, tag: string): Promise<boolean>;
+  /** Names of the tags pointing at the digest, in lexical order. */
+  pointingAt(repoId: number, digest: string): Promise<string[]>;
   /** Removes every tag on the manifest, recording each removal in history. */
   deleteAllOn(repoId: number, digest: string): Promise<void>;
   list(repoId: number, page: Page): Promise<string[]>;
@@ -145,6 +147,27 @@ export interface UploadStore {
   idleSince(idleBefore: number, limit: number): Promise<UploadRecord[]>;
   /** Which of these upload ids have a record. */
   existing(ids: string[]): Promise<Set<string>>;
+}
+
+/**
+ * A pattern of immutable tags (oci/tag-patterns.ts), set on a whole namespace (`repository` null) or on
+ * one repository (its full name) in it. A tag it matches, once made, never moves nor goes.
+ */
+export interface ImmutableTagRule {
+  namespace: string;
+  repository: string | null;
+  pattern: string;
+  createdAt: number;
+}
+
+export interface ImmutableTagStore {
+  /** Adds the rule; false (and the first one's time stays) when it is there already. */
+  add(namespace: string, repository: string | null, pattern: string): Promise<boolean>;
+  remove(namespace: string, repository: string | null, pattern: string): Promise<boolean>;
+  /** The rules of a namespace (on it and on its repositories), or of every namespace; by namespace, repository, pattern. */
+  list(namespace?: string): Promise<ImmutableTagRule[]>;
+  /** The rules that protect a repository's tags: its namespace's and its own (one indexed query). */
+  forRepository(namespace: string, repository: string): Promise<ImmutableTagRule[]>;
 }
 
 export interface LeaseStore {
@@ -214,6 +237,7 @@ export interface MetaTx {
   readonly uploads: UploadStore;
   readonly leases: LeaseStore;
   readonly gc: GcStore;
+  readonly immutableTags: ImmutableTagStore;
   // Who may do what (account-store.ts).
   readonly users: UserStore;
   readonly orgs: OrgStore;

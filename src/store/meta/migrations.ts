@@ -183,4 +183,12 @@ export const migrations: ((d: SqlDialect) => string)[] = [
    UPDATE tag_history SET seq = (SELECT COUNT(*) FROM tag_history h WHERE h.repo_id = tag_history.repo_id AND h.at <= tag_history.at);
    CREATE INDEX tag_history_by_seq ON tag_history (repo_id, seq);
    CREATE INDEX tag_history_by_tag_seq ON tag_history (repo_id, name, seq);`,
+  // Immutable tags: patterns on a namespace (repository '') or one repository (its full name).
+  () => `CREATE TABLE immutable_tags (
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     pattern TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     PRIMARY KEY (namespace, repository, pattern)
+   );`,
 ];

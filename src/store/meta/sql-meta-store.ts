@@ -8,12 +8,14 @@
 import type { Clock } from '../../config/clock.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
 import { NO_LIMIT, upsert } from './dialect.js';
+import { SqlImmutableTags } from './sql-policy-stores.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
   blobLock, repositoryLock,
-  type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type Lease, type LeaseStore, type ManifestRecord, type ManifestRef,
-  type HistoryPage, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore, type StoredManifest, type TagHistoryEntry, type TagStore,
+  type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type HistoryPage, type ImmutableTagStore, type Lease, type LeaseStore,
+  type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore,
+  type StoredManifest, type TagHistoryEntry, type TagStore,
   type UploadPosition, type UploadRecord, type UploadStore,
 } from './meta-store.js';
 
@@ -70,6 +72,7 @@ const Q = {
     AND (h.at >= ? OR NOT EXISTS (SELECT 1 FROM tag_history n WHERE n.repo_id = h.repo_id AND n.name = h.name AND n.seq > h.seq AND n.at < ?))`,
   deleteTagsOf: 'DELETE FROM tags WHERE repo_id = ? AND digest = ? RETURNING name',
   deleteTag: 'DELETE FROM tags WHERE repo_id = ? AND name = ? RETURNING name',
+  tagsOn: 'SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name',
   listTags: 'SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?',
 
   insertUpload: `INSERT INTO uploads (id, repo_id, algorithm, byte_offset, driver_state, created_at, updated_at)
@@ -268,6 +271,10 @@ class SqlTags implements TagStore {
     }, [repositoryLock(repoId)]);
   }
 
+  async pointingAt(repoId: number, digest: string): Promise<string[]> {
+    return (await this.d.x.all<{ name: string }>(Q.tagsOn, repoId, digest)).map((r) => r.name);
+  }
+
   async deleteAllOn(repoId: number, digest: string): Promise<void> {
     await this.d.x.atomic(async (x) => {
       const now = this.d.clock.now();
@@ -444,6 +451,7 @@ class SqlView implements MetaTx {
   readonly uploads: UploadStore;
   readonly leases: LeaseStore;
   readonly gc: GcStore;
+  readonly immutableTags: ImmutableTagStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -460,6 +468,7 @@ class SqlView implements MetaTx {
     this.uploads = new SqlUploads(d);
     this.leases = new SqlLeases(d);
     this.gc = new SqlGc(d);
+    this.immutableTags = new SqlImmutableTags(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);
