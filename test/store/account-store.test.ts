@@ -3,32 +3,12 @@
 // deletes take with them, and the timestamps they stamp from the injected clock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
-import { openPostgresMetaStore } from '../../src/store/meta/postgres-meta-store.js';
-import type { MetaStore } from '../../src/store/meta/meta-store.js';
+import { metaDrivers } from './lib/meta-drivers.js';
 import type { Principal } from '../../src/store/meta/account-store.js';
-import { FakeClock } from '../helpers/fake-clock.js';
-import { createTestDatabase } from '../helpers/postgres.js';
 
 const T0 = 1_700_000_000_000;
 
-type Open = (t: { after(fn: () => unknown): void }) => Promise<{ m: MetaStore; clock: FakeClock }>;
-
-const drivers: Record<string, Open> = {
-  sqlite: async (t) => {
-    const clock = new FakeClock(T0);
-    const m = new SqliteMetaStore({ path: ':memory:', durable: false, clock });
-    t.after(() => m.close());
-    return { m, clock };
-  },
-  postgres: async (t) => {
-    const clock = new FakeClock(T0);
-    const db = await createTestDatabase();
-    const m = await openPostgresMetaStore({ url: db.url, maxConnections: 2, clock });
-    t.after(async () => { await m.close(); await db.drop(); });
-    return { m, clock };
-  },
-};
+const drivers = metaDrivers(T0);
 
 for (const [driver, open] of Object.entries(drivers)) describe(`account aggregates: ${driver}`, () => {
 
