@@ -9,10 +9,9 @@ import { z } from 'zod';
 import { Administration, type Actor, type PrincipalRef } from '../access/administration.js';
 import { parseBasic } from '../access/basic-auth.js';
 import type { BuiltinAccessController } from '../access/builtin.js';
-import { findDuplicateKey } from '../oci/strict-json.js';
 import { RegistryError } from '../oci/errors.js';
 import type { AuditTrail } from './audit-trail.js';
-import { readBoundedBody } from './http-utils.js';
+import { parseJsonBody, readBoundedBody, validate } from './http-utils.js';
 import { buildOpenApi, type ApiRoute } from './admin-openapi.js';
 import * as S from './admin-schemas.js';
 
@@ -285,27 +284,4 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
   }
   // Anything else under the prefix: the same JSON error shape.
   app.all(`${PREFIX}/*`, async () => { throw new RegistryError('NOT_FOUND', 'no such admin API route'); });
-}
-
-function parseJsonBody(raw: Buffer, schema: z.ZodType): unknown {
-  const text = raw.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new RegistryError('INVALID', 'the body is not JSON');
-  }
-  const dup = findDuplicateKey(text);
-  if (dup !== null) throw new RegistryError('INVALID', `duplicate key ${JSON.stringify(dup)} in the body`);
-  return validate(schema, parsed);
-}
-
-function validate(schema: z.ZodType, value: unknown): unknown {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    throw new RegistryError('INVALID', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), {
-      detail: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  return r.data;
 }

@@ -1,6 +1,8 @@
-// Small HTTP helpers: header parsing and bounded body reading.
+// Small HTTP helpers: header parsing, bounded body reading, JSON bodies checked against a schema.
 import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
 import { RegistryError } from '../oci/errors.js';
+import { findDuplicateKey } from '../oci/strict-json.js';
 import type { ByteRange } from '../store/blobs/blob-store.js';
 
 /** The declared body length, or null when chunked/unknown. */
@@ -96,4 +98,30 @@ export function drainRequest(req: IncomingMessage): void {
     if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
   });
   req.resume();
+}
+
+/** A value checked against a schema: 400 INVALID naming each path that is wrong. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, hint = ''): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const said = r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new RegistryError('INVALID', hint ? `${said}: ${hint}` : said, {
+      detail: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  return r.data;
+}
+
+/** A JSON request body (no duplicate keys) checked against a schema; `hint` says what to send instead. */
+export function parseJsonBody<S extends z.ZodType>(raw: Buffer, schema: S, hint = ''): z.output<S> {
+  const text = raw.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RegistryError('INVALID', `the body is not JSON${hint ? `: ${hint}` : ''}`);
+  }
+  const dup = findDuplicateKey(text);
+  if (dup !== null) throw new RegistryError('INVALID', `duplicate key ${JSON.stringify(dup)} in the body`);
+  return validate(schema, parsed, hint);
 }

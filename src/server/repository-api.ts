@@ -14,11 +14,10 @@ import { z } from 'zod';
 import type { Access } from '../access/access-controller.js';
 import { RegistryError } from '../oci/errors.js';
 import { assertName } from '../oci/names.js';
-import { findDuplicateKey } from '../oci/strict-json.js';
 import type { Registry } from '../registry/registry.js';
 import type { HistoryItem } from '../registry/tag-history.js';
 import type { AccessCheck } from './access-check.js';
-import { readBoundedBody } from './http-utils.js';
+import { parseJsonBody, readBoundedBody } from './http-utils.js';
 
 export const REPOSITORY_API_PREFIX = '/api/v1/repositories/';
 const BODY_LIMIT = 4096;
@@ -74,7 +73,7 @@ export function registerRepositoryApi(app: FastifyInstance, registry: Registry, 
     const identity = await access.require(req, needs(name, 'pull', 'push'));
     if (req.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
     const raw = await readBoundedBody(req.raw, BODY_LIMIT, () => new RegistryError('SIZE_INVALID', 'request body too large', { status: 413 }));
-    const target = parseBody(raw);
+    const target = parseJsonBody(raw, restoreBody, 'send {"digest":"sha256:…"} or {"undelete":true}');
     const r = await registry.history.restore(name, tag, 'digest' in target ? { digest: target.digest } : { undelete: true }, identity);
     reply.header('Cache-Control', 'no-store').type('application/json').send(JSON.stringify({ repository: name, tag, digest: r.digest, mediaType: r.mediaType }));
   });
@@ -97,19 +96,4 @@ function cursor(v: string | null): number | undefined {
   if (v === null) return undefined;
   if (!/^\d{1,15}$/.test(v)) throw new RegistryError('INVALID', 'before (or last) must be the `next` of an earlier page');
   return Number(v);
-}
-
-function parseBody(raw: Buffer): z.infer<typeof restoreBody> {
-  const text = raw.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new RegistryError('INVALID', 'the body is not JSON: send {"digest":"sha256:…"} or {"undelete":true}');
-  }
-  const dup = findDuplicateKey(text);
-  if (dup !== null) throw new RegistryError('INVALID', `duplicate key ${JSON.stringify(dup)} in the body`);
-  const r = restoreBody.safeParse(parsed);
-  if (!r.success) throw new RegistryError('INVALID', 'send {"digest":"sha256:…"} or {"undelete":true}');
-  return r.data;
 }
