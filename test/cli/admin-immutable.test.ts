@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { ADMIN, ADMIN_PASSWORD, apiOk, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { makeImage, pushBlob, pushImage, putManifest } from '../api/lib/registry.js';
 import { MT } from '../api/lib/content.js';
-import { isolatedCliEnv, runWharf } from './lib/isolated-env.js';
+import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
 
-interface Run { code: number | null; stdout: string; stderr: string; args: string[] }
 interface Rule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 
 let s: BuiltinServer;
@@ -20,28 +19,14 @@ let env: NodeJS.ProcessEnv;
 let R: string;
 const auth = (name: string): string => join(root, `${name}.auth.json`);
 
-async function wharf(args: string[], input?: string): Promise<Run> {
-  return { ...(await runWharf(env, args, input)), args };
+async function wharf(args: string[], input?: string): Promise<WharfRun> {
+  return runWharf(env, args, input);
 }
 
-function admin(who: string, args: string[]): Promise<Run> {
+function admin(who: string, args: string[]): Promise<WharfRun> {
   return wharf(['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false']);
 }
 
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `wharf ${r.args.join(' ')} exited ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
-  return r;
-}
-
-function fails(r: Run, code: number, stderr: RegExp | string): Run {
-  assert.equal(r.code, code, `wharf ${r.args.join(' ')} should exit ${code}, exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  if (typeof stderr === 'string') assert.ok(r.stderr.includes(stderr), `stderr lacks ${JSON.stringify(stderr)}:\n${r.stderr}`);
-  else assert.match(r.stderr, stderr);
-  assert.equal(r.stdout, '', `a failure printed to stdout: ${r.stdout}`);
-  return r;
-}
-
-const json = <T>(r: Run): T => JSON.parse(ok(r).stdout) as T;
 
 /** PUTs a fresh image's manifest to repo:tag (as the system administrator); the status. */
 async function pushOther(repo: string, tag: string): Promise<number> {
@@ -99,7 +84,7 @@ describe('wharf admin immutable', () => {
     fails(await admin('dev', ['immutable', 'list']), 1, /^wharf: only system administrators may do this\n$/);
     fails(await admin('admin', ['immutable', 'remove', 'acme', 'nothing-*']), 1, /^wharf: no immutable tag pattern "nothing-\*" on acme\n$/);
     fails(await admin('admin', ['immutable', 'add', 'acme', 'v[0-9]']), 1, /pattern/);
-    const offline = (args: string[]): Promise<Run> => wharf(['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')]);
+    const offline = (args: string[]): Promise<WharfRun> => wharf(['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')]);
     fails(await offline(['immutable', 'add', '/app', 'v*']), 2, 'name a namespace (ORG) or a repository (ORG/REPO)');
     fails(await offline(['immutable', 'add', 'acme']), 2, /missing required argument/);
     fails(await offline(['immutable', 'list', 'acme', '--format', 'yaml']), 2, '--format takes json or text');

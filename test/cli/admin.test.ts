@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import { wharfBin } from '../helpers/server.js';
 import { sampleImage, writeOciLayout } from '../interop/lib/images.js';
 import { ADMIN_PASSWORD, api, basic, startBuiltin, token, type BuiltinServer } from '../api/lib/builtin.js';
-import { isolatedCliEnv, runWharf } from './lib/isolated-env.js';
+import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
 
-interface Run { code: number | null; stdout: string; stderr: string; args: string[] }
 
 const pw = (who: string): string => `${who}-Pw-${randomBytes(6).toString('hex')}:x`;
 /** Every password this test gives a command on standard input: none may appear in any output. */
 const stdinSecrets: string[] = [ADMIN_PASSWORD];
-const runs: Run[] = [];
+const runs: WharfRun[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let s: BuiltinServer;
@@ -30,34 +29,20 @@ let R: string;
 const auth = (name: string): string => join(root, `${name}.auth.json`);
 
 /** `wharf ARGS...` in a private environment; `input` goes to its standard input (which is closed either way). */
-async function wharf(args: string[], input?: string): Promise<Run> {
-  const r = { ...(await runWharf(env, args, input)), args };
+async function wharf(args: string[], input?: string): Promise<WharfRun> {
+  const r = await runWharf(env, args, input);
   runs.push(r);
   return r;
 }
 
 /** An admin command as `who` (their auth file), against the test server. */
-function admin(who: string, args: string[], input?: string): Promise<Run> {
+function admin(who: string, args: string[], input?: string): Promise<WharfRun> {
   return wharf(['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false'], input);
 }
 
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `wharf ${r.args.join(' ')} exited ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
-  return r;
-}
-
-function fails(r: Run, code: number, stderr: RegExp | string): Run {
-  assert.equal(r.code, code, `wharf ${r.args.join(' ')} should exit ${code}, exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  if (typeof stderr === 'string') assert.ok(r.stderr.includes(stderr), `stderr lacks ${JSON.stringify(stderr)}:\n${r.stderr}`);
-  else assert.match(r.stderr, stderr);
-  assert.equal(r.stdout, '', `a failure printed to stdout: ${r.stdout}`);
-  return r;
-}
-
-const json = <T>(r: Run): T => JSON.parse(ok(r).stdout) as T;
 
 /** `wharf login` as `user` into their own auth file; the run (not asserted). */
-function login(user: string, password: string, file = auth(user)): Promise<Run> {
+function login(user: string, password: string, file = auth(user)): Promise<WharfRun> {
   stdinSecrets.push(password);
   return wharf(['login', R, '--username', user, '--password-stdin', '--authfile', file, '--tls-verify=false'], `${password}\n`);
 }
@@ -189,7 +174,7 @@ describe('wharf admin', () => {
     ok(await login('pusher', pusherPw));
     const layout = join(root, 'layout');
     writeOciLayout(layout, [{ tag: 'img', image: sampleImage('admin-cli') }]);
-    const push = (repo: string): Promise<Run> =>
+    const push = (repo: string): Promise<WharfRun> =>
       wharf(['copy', '--quiet', '--dest-authfile', auth('pusher'), '--dest-tls-verify=false', `oci:${layout}:img`, `docker://${R}/${repo}:v1`]);
     assert.notEqual((await push('acme/app')).code, 0, 'pushed before any grant');
 

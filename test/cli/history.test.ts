@@ -9,14 +9,10 @@ import { startWharf, type WharfServer } from '../helpers/server.js';
 import { pushImage } from '../api/lib/registry.js';
 import { req } from '../api/lib/http.js';
 import { withHeaders } from '../api/lib/builtin.js';
-import { isolatedCliEnv, runWharf, type WharfRun } from './lib/isolated-env.js';
+import { isolatedCliEnv, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
 
 interface Entry { tag: string; digest: string | null; at: string; restorable: boolean }
 
-function ok(r: WharfRun): WharfRun {
-  assert.equal(r.code, 0, `exited ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
-  return r;
-}
 
 async function tagDigest(url: string, repo: string, tag: string, headers: Record<string, string> = {}): Promise<string | null> {
   const r = await req(url, `/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json', ...headers } });

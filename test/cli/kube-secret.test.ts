@@ -7,9 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_PASSWORD, startBuiltin, type BuiltinServer } from '../api/lib/builtin.js';
-import { isolatedCliEnv, runWharf } from './lib/isolated-env.js';
-
-interface Run { code: number | null; stdout: string; stderr: string }
+import { isolatedCliEnv, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
 
 
 let root: string;
@@ -17,14 +15,10 @@ let env: NodeJS.ProcessEnv;
 /** test/cli/fixtures in the source tree (this file runs from dist/test/cli). */
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'cli', 'fixtures');
 
-function wharf(args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
+function wharf(args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<WharfRun> {
   return runWharf({ ...env, ...extraEnv }, args, input);
 }
 
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 interface DockerConfig { auths: Record<string, { username: string; password: string; auth: string }> }
 
