@@ -73,7 +73,17 @@ describe('GET /metrics on the main listener', () => {
     expectStatus(await req(s.url, `/v2/${repo}/blobs/${img.layers[0]!.digest}`), 200);
     expectStatus(await req(s.url, `/v2/${repo}/manifests/nosuchtag`, { headers: { accept: ALL_MANIFEST_TYPES } }), 404);
 
-    const { text, samples: now } = await scrape(s.url);
+    // A request is counted when its response has finished on the server, which may come a moment after
+    // the client has read it: scrape until the last requests are in (bounded), then check everything.
+    const last = [{ route: 'manifest', method: 'GET', code: '404' }, { route: 'blob', method: 'GET', code: '200' }];
+    const counted = (samples: typeof before): boolean =>
+      last.every((l) => value(samples, 'wharf_http_request_duration_seconds_count', l) > value(before, 'wharf_http_request_duration_seconds_count', l));
+    let got = await scrape(s.url);
+    for (let i = 0; i < 40 && !counted(got.samples); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      got = await scrape(s.url);
+    }
+    const { text, samples: now } = got;
     // Low cardinality: no repository, tag or digest anywhere in the scrape; routes from the fixed set.
     assert.ok(!text.includes(repo.split('/')[0]!), 'the repository name is absent from the scrape');
     assert.ok(!text.includes(tag), 'the tag is absent from the scrape');
