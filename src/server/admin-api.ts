@@ -39,13 +39,20 @@ function page(q: URLSearchParams): { after: string; limit: number } {
   return { after: q.get('last') ?? '', limit };
 }
 
+/** GET /api/v1/openapi.json: the document of these routes, made once. */
+export function serveOpenApi(app: FastifyInstance, routes: readonly ApiRoute[]): void {
+  const doc = JSON.stringify(buildOpenApi(routes, PREFIX));
+  app.get(`${PREFIX}/openapi.json`, async (_req, reply) => { reply.type('application/json').send(doc); });
+}
+
 function principalOf(p: z.infer<typeof S.principal>): PrincipalRef {
   if (p.user !== undefined) return { user: p.user };
   if (p.team !== undefined) return { team: p.team };
   return { robot: p.robot! };
 }
 
-export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail): void {
+/** `documented`: routes served elsewhere under the prefix that the OpenAPI document also describes. */
+export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail, documented: readonly ApiRoute[] = []): void {
   const admin = new Administration(controller.meta, controller.signIn, controller.clock);
   const listed = <T>(items: T[], limit: number, key: (t: T) => string): { items: T[]; next: string | null } =>
     ({ items, next: items.length === limit ? key(items[items.length - 1]!) : null });
@@ -239,8 +246,7 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
       } },
   ];
 
-  const openapi = JSON.stringify(buildOpenApi(routes, PREFIX));
-  app.get(`${PREFIX}/openapi.json`, async (_req, reply) => { reply.type('application/json').send(openapi); });
+  serveOpenApi(app, [...routes, ...documented]);
 
   const signedInActor = async (req: FastifyRequest): Promise<Actor> => {
     const header = req.headers.authorization;

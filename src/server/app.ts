@@ -13,8 +13,8 @@ import { AllowAllAccessController } from '../access/allow-all.js';
 import { BuiltinAccessController } from '../access/builtin.js';
 import { AuditTrail } from './audit-trail.js';
 import { registerTokenApi } from './token-api.js';
-import { registerAdminApi } from './admin-api.js';
-import { registerRepositoryApi } from './repository-api.js';
+import { registerAdminApi, serveOpenApi } from './admin-api.js';
+import { REPOSITORY_API_DOC, registerRepositoryApi } from './repository-api.js';
 import { registerMetrics, type WharfMetrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -127,7 +127,9 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     audit = new AuditTrail(controller.meta, app.log);
     audit.follow(registry.events);
     registerTokenApi(app, controller, audit);
-    registerAdminApi(app, controller, audit);
+    registerAdminApi(app, controller, audit, REPOSITORY_API_DOC);
+  } else {
+    serveOpenApi(app, REPOSITORY_API_DOC);
   }
   const access = accessCheck(controller, audit);
   registerDistributionApi(app, registry, access);

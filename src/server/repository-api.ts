@@ -5,10 +5,12 @@
 // Repository names hold slashes, so the name is everything between the prefix and a fixed suffix,
 // and a tag (which has no slash) is never a path segment of a GET:
 //   GET  /api/v1/repositories/{name}/history[?tag=TAG][&n=N][&before=SEQ]   newest first; `next` is the cursor
+//   GET  /api/v1/repositories/{name}/tags/{tag}/history[?n=N][&before=SEQ]   the same for one tag
 //   POST /api/v1/repositories/{name}/tags/{tag}/restore   {"digest":"sha256:…"} or {"undelete":true}
-// A POST's path ends in /tags/{tag}/restore, whose last two segments are the tag and the verb; everything
-// before /tags/{tag} is the name (which may itself hold a `tags` component). History needs pull on the
-// repository; restore needs pull and push.
+// A POST's path ends in /tags/{tag}/restore: its last two segments are the tag and the verb, and
+// everything before /tags/{tag} is the name (which may itself hold a `tags` component). A GET ending in
+// /tags/X/history could name either; it is the whole history of the repository with that full name when
+// one exists, else the history of tag X. History needs pull on the repository; restore needs pull and push.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Access } from '../access/access-controller.js';
@@ -17,6 +19,7 @@ import { assertName } from '../oci/names.js';
 import type { Registry } from '../registry/registry.js';
 import type { HistoryItem } from '../registry/tag-history.js';
 import type { AccessCheck } from './access-check.js';
+import type { ApiRoute } from './admin-openapi.js';
 import { parseJsonBody, readBoundedBody } from './http-utils.js';
 
 export const REPOSITORY_API_PREFIX = '/api/v1/repositories/';
@@ -28,6 +31,29 @@ const restoreBody = z.union([
   z.object({ digest: z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'expected a digest such as sha256:…') }).strict(),
   z.object({ undelete: z.literal(true) }).strict(),
 ]);
+
+const historyQuery = z.object({
+  n: z.string().optional().describe(`page size, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+  before: z.string().optional().describe('the `next` of the previous page'),
+});
+const historyPage = z.object({
+  repository: z.string(),
+  tag: z.string().optional(),
+  items: z.array(z.object({ tag: z.string(), digest: z.string().nullable(), at: z.string(), restorable: z.boolean() })),
+  next: z.string().nullable(),
+});
+const restored = z.object({ repository: z.string(), tag: z.string(), digest: z.string(), mediaType: z.string() });
+const NAME_NOTE = ' ({name} is the repository\'s full name, slashes and all, not escaped)';
+
+/** The routes for the OpenAPI document (served at /api/v1/openapi.json in every auth mode). */
+export const REPOSITORY_API_DOC: readonly ApiRoute[] = [
+  { method: 'GET', path: '/repositories/{name}/history', summary: `Every tag's moves and deletes, newest first; pull access${NAME_NOTE}`,
+    query: historyQuery.extend({ tag: z.string().optional().describe('only this tag') }), response: historyPage },
+  { method: 'GET', path: '/repositories/{name}/tags/{tag}/history', summary: `One tag's moves and deletes, newest first; pull access${NAME_NOTE}`,
+    query: historyQuery, response: historyPage },
+  { method: 'POST', path: '/repositories/{name}/tags/{tag}/restore', summary: `Point the tag back at an earlier digest, or undelete it; pull and push access${NAME_NOTE}`,
+    body: restoreBody, response: restored },
+];
 
 /** One history entry as the API shows it. */
 export interface HistoryEntryOut {
@@ -49,14 +75,13 @@ export function registerRepositoryApi(app: FastifyInstance, registry: Registry, 
 
   app.get(`${REPOSITORY_API_PREFIX}*`, async (req, reply) => {
     const { path, query } = pathAndQuery(req);
-    const m = /^(.+)\/history$/.exec(path);
-    if (!m) throw new RegistryError('NOT_FOUND', `no such repository API route: ${path.slice(0, 200)}`);
-    const name = m[1]!;
+    const route = await historyRoute(path, query, async (name) => (await registry.ctx.meta.repositories.idOf(name)) !== null);
+    if (!route) throw new RegistryError('NOT_FOUND', `no such repository API route: ${path.slice(0, 200)}`);
+    const { name, tag } = route;
     assertName(name);
     await access.require(req, needs(name, 'pull'));
     const n = pageSize(query.get('n'));
     const before = cursor(query.get('before') ?? query.get('last'));
-    const tag = query.get('tag');
     const page = { n, ...(before === undefined ? {} : { before }) };
     const items = tag === null ? await registry.history.ofRepository(name, page) : await registry.history.ofTag(name, tag, page);
     const next = items.length === n ? String(items[items.length - 1]!.seq) : null;
@@ -83,6 +108,15 @@ export function registerRepositoryApi(app: FastifyInstance, registry: Registry, 
     url: `${REPOSITORY_API_PREFIX}*`,
     handler: async (req) => { throw new RegistryError('UNSUPPORTED', `method ${req.method} not allowed here`, { status: 405 }); },
   });
+}
+
+/** The repository and (for one tag's history) the tag a history GET names, or null for another route. */
+async function historyRoute(path: string, query: URLSearchParams, exists: (name: string) => Promise<boolean>): Promise<{ name: string; tag: string | null } | null> {
+  const whole = /^(.+)\/history$/.exec(path);
+  if (!whole) return null;
+  const byTag = /^(.+)\/tags\/([^/]+)\/history$/.exec(path);
+  if (byTag && !(await exists(whole[1]!))) return { name: byTag[1]!, tag: byTag[2]! };
+  return { name: whole[1]!, tag: query.get('tag') };
 }
 
 function pageSize(v: string | null): number {

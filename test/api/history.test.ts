@@ -52,6 +52,25 @@ describe('tag history and restore', () => {
     assert.equal(h.next, null);
   });
 
+  test('/tags/{tag}/history is the tag\'s history; a repository whose own name ends in /tags/X keeps its whole history', async () => {
+    const byQuery = parseJson<HistoryBody>(await req(s.url, `/api/v1/repositories/${repo}/history?tag=v1`));
+    const byPath = parseJson<HistoryBody>(await req(s.url, `/api/v1/repositories/${repo}/tags/v1/history`));
+    assert.deepEqual(byPath, byQuery);
+    // `repo` ends in /tags/app: its own whole history, not tag "app" of its parent (which does not exist).
+    const whole = parseJson<HistoryBody>(await req(s.url, `/api/v1/repositories/${repo}/history`));
+    assert.equal(whole.repository, repo);
+    assert.equal(whole.tag, undefined);
+    expectError(await req(s.url, `/api/v1/repositories/${repo}/tags/never/history`), 404, 'MANIFEST_UNKNOWN');
+  });
+
+  test('the OpenAPI document describes the repository API in every auth mode', async () => {
+    const doc = parseJson<{ paths: Record<string, Record<string, unknown>> }>(await req(s.url, '/api/v1/openapi.json'));
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/api/v1/repositories/{name}/history', '/api/v1/repositories/{name}/tags/{tag}/history', '/api/v1/repositories/{name}/tags/{tag}/restore',
+    ]);
+    assert.ok(doc.paths['/api/v1/repositories/{name}/tags/{tag}/restore']!.post);
+  });
+
   test("the repository's history, paged with n and before (the previous page's next)", async () => {
     const all = parseJson<HistoryBody>(await req(s.url, `/api/v1/repositories/${repo}/history`));
     assert.deepEqual(all.items.map((e) => [e.tag, e.digest]), [['v1', null], ['latest', c], ['v1', b], ['v1', a]]);
