@@ -14,7 +14,7 @@
 //                         to check the harness itself (ratios should then be ~1)
 //   BENCH_WHARF_LOG_LEVEL log level for Wharf (default info)
 //   BENCH_RESULTS         where to write the JSON results (default bench/results/latest.json)
-//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, tokens, client, s3, gc (default all six),
+//   BENCH_SECTIONS        which sections to run, comma-separated: server, door, tokens, client, s3, gc, lifecycle (default all seven),
 //                         and scale (not in the default: it writes bench/results/scale.json, see BENCH_SCALE_RESULTS);
 //                         s3 and gc start one Ceph RGW (scripts/services/start-ceph-rgw.sh) for the run;
 //                         scale starts one durable PostgreSQL (scripts/services/start-postgres.sh, PG_DURABLE=1)
@@ -26,6 +26,7 @@
 //   BENCH_SCALE_TAGS      tags in its one tagged repository (default 10000)
 //   BENCH_SCALE_REQUESTS  sequential requests per pagination row, after a tenth as many untimed (default 200)
 //   BENCH_SCALE_FILL_BATCH repositories or tags per unit of work while filling it (default 1000)
+//   BENCH_METRICS_REPOS   repositories behind the lifecycle section's /metrics scrape row (default 10000)
 //   BENCH_SCALE_RESULTS   where the scale section writes its JSON (default bench/results/scale.json); the other
 //                         sections' file (BENCH_RESULTS) is written only when one of them ran
 import { existsSync } from 'node:fs';
@@ -43,6 +44,7 @@ import { startRgw, type Rgw } from './ceph.js';
 import { runGcSection, runS3Section } from './storage-section.js';
 import { stopAllPostgres } from './postgres.js';
 import { startRoundRobinProxy } from './round-robin.js';
+import { runLifecycleSection } from './lifecycle-section.js';
 import { runScaleSection, type ScaleSectionInfo } from './scale-section.js';
 import { startServer, type BenchServer, type ServerKind } from './servers.js';
 import { envInt, errorMessage, killAllChildren, log, makeTempDir, MiB, nowMs, removeAllTempDirs, run, runOk } from './util.js';
@@ -61,7 +63,7 @@ const cfg = {
   connections: envInt('BENCH_CONNECTIONS', 32),
   extraTags: envInt('BENCH_EXTRA_TAGS', 15, 0),
   subject: (process.env.BENCH_SUBJECT ?? 'wharf') as ServerKind,
-  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,tokens,client,s3,gc').split(',').map((x) => x.trim())),
+  sections: new Set((process.env.BENCH_SECTIONS ?? 'server,door,tokens,client,s3,gc,lifecycle').split(',').map((x) => x.trim())),
   gcBlobs: envInt('BENCH_GC_BLOBS', 100000, 0),
   gcS3Blobs: envInt('BENCH_GC_S3_BLOBS', 20000, 0),
   gcConcurrency: envInt('BENCH_GC_CONCURRENCY', 16),
@@ -70,8 +72,9 @@ const cfg = {
   scaleTags: envInt('BENCH_SCALE_TAGS', 10000),
   scaleRequests: envInt('BENCH_SCALE_REQUESTS', 200),
   scaleFillBatch: envInt('BENCH_SCALE_FILL_BATCH', 1000),
+  metricsRepos: envInt('BENCH_METRICS_REPOS', 10000),
 };
-const KNOWN_SECTIONS = ['server', 'door', 'tokens', 'client', 's3', 'gc', 'scale'];
+const KNOWN_SECTIONS = ['server', 'door', 'tokens', 'client', 's3', 'gc', 'lifecycle', 'scale'];
 
 async function toolVersions(): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.version };
@@ -186,6 +189,13 @@ async function main(): Promise<number> {
       await runGcSection(report, rgw, {
         fsBlobs: cfg.gcBlobs, s3Blobs: cfg.gcS3Blobs, concurrency: cfg.gcConcurrency,
         fillTimeoutMs: cfg.gcFillSeconds * 1000, gcTimeoutMs: 3600000,
+      });
+    }
+    if (cfg.sections.has('lifecycle')) {
+      // Its own servers (builtin auth) and a webhook receiver; no fixtures.
+      await runLifecycleSection(report, {
+        connections: cfg.connections, durationS: cfg.loadSeconds, warmupS: cfg.warmupSeconds, repeat: cfg.repeat,
+        metricsRepos: cfg.metricsRepos, metricsRequests: cfg.scaleRequests, servers,
       });
     }
     if (fixtures && cfg.sections.has('scale')) {
