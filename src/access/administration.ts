@@ -3,11 +3,13 @@
 // - any signed-in user may create an organization, and becomes its admin;
 // - an organization's admins manage its teams, members, robots, grants, visibility and immutable tags; a
 //   user is the admin of their personal namespace (grants, visibility and immutable tags there);
+// - quotas are set by system administrators only (an organization's admins must not lift their own
+//   limits, as in Harbor); a namespace's members see its quotas and usage;
 // - everyone manages their own password and personal access tokens.
 // Generated secrets (robot secrets, access tokens) are returned once and kept only as hashes.
 import { RegistryError } from '../oci/errors.js';
 import type { Clock } from '../config/clock.js';
-import { ACCOUNT_NAMES_LOCK, type ImmutableTagRule, type MetaStore, type MetaTx } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type ImmutableTagRule, type MetaStore, type MetaTx, type QuotaLimits, type QuotaScope, type QuotaUsage } from '../store/meta/meta-store.js';
 import { assertTagPattern } from '../oci/tag-patterns.js';
 import type { OrgRecord, Principal, Role, TokenRecord, UserRecord, Visibility } from '../store/meta/account-store.js';
 import { EXTERNAL_PASSWORD, type AccountSignIn } from './account-sign-in.js';
@@ -45,6 +47,12 @@ export interface CreatedSecret<T> {
 }
 
 export type PrincipalRef = { user: string } | { team: string } | { robot: string };
+
+/** A namespace's or repository's quota (limits null when none is set) and what it uses now. */
+export interface QuotaView extends QuotaScope {
+  limits: QuotaLimits;
+  usage: QuotaUsage;
+}
 
 export class Administration {
   private readonly policy: RolePolicy;
@@ -256,6 +264,51 @@ export class Administration {
       throw denied(`only members of ${namespace} see its immutable tags`);
     }
     return repository === null ? this.meta.immutableTags.list(namespace) : this.meta.immutableTags.forRepository(namespace, repository);
+  }
+
+  // ------------------------------------------------------------------ quotas
+
+  /** Sets the limits of a namespace's or one repository's quota, replacing any (a limit below the usage blocks growth only). */
+  async setQuota(actor: Actor, scope: QuotaScope, limits: QuotaLimits): Promise<QuotaView> {
+    this.assertSystemAdmin(actor);
+    await this.assertNamespaceKnown(scope.namespace, scope.repository);
+    for (const [what, n] of Object.entries(limits)) {
+      if (n !== null && !(Number.isSafeInteger(n) && n >= 0)) throw new RegistryError('INVALID', `a quota's ${what} limit is a whole number from 0 on`);
+    }
+    if (limits.bytes === null && limits.tags === null) throw new RegistryError('INVALID', 'a quota needs a limit: bytes, tags or both');
+    await this.meta.quotas.set(scope, limits);
+    return { ...scope, limits, usage: await this.quotaUsage(scope) };
+  }
+
+  async removeQuota(actor: Actor, scope: QuotaScope): Promise<boolean> {
+    this.assertSystemAdmin(actor);
+    await this.assertNamespaceKnown(scope.namespace, scope.repository);
+    return this.meta.quotas.remove(scope);
+  }
+
+  /** A namespace's or one repository's quota and usage (usage alone when none is set): for its members. */
+  async quota(actor: Actor, scope: QuotaScope): Promise<QuotaView> {
+    await this.assertNamespaceKnown(scope.namespace, scope.repository);
+    if ((await this.policy.roleOnNamespace(actor, scope.namespace)) === null && (scope.repository === null || (await this.policy.roleOn(actor, scope.repository)) === null)) {
+      throw denied(`only members of ${scope.repository ?? scope.namespace} see its quota`);
+    }
+    const q = await this.meta.quotas.get(scope);
+    return { ...scope, limits: { bytes: q?.bytes ?? null, tags: q?.tags ?? null }, usage: await this.quotaUsage(scope) };
+  }
+
+  /** Every quota with its usage (system administrators). */
+  async quotas(actor: Actor): Promise<QuotaView[]> {
+    this.assertSystemAdmin(actor);
+    const out: QuotaView[] = [];
+    for (const q of await this.meta.quotas.list()) {
+      const scope = { namespace: q.namespace, repository: q.repository };
+      out.push({ ...scope, limits: { bytes: q.bytes, tags: q.tags }, usage: await this.quotaUsage(scope) });
+    }
+    return out;
+  }
+
+  private async quotaUsage(scope: QuotaScope): Promise<QuotaUsage> {
+    return { bytes: await this.meta.quotas.storedBytes(scope), tags: await this.meta.quotas.tagCount(scope) };
   }
 
   // ------------------------------------------------------------------ robots

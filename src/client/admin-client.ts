@@ -22,6 +22,12 @@ export interface CreatedToken extends AdminToken { secret: string }
 export interface ImmutableRule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 export interface AddedImmutableRule extends ImmutableRule { created: boolean }
 export interface RepoVisibility { name: string; own: Visibility | null; effective: Visibility }
+/** A namespace's or repository's quota (null limits: none set) and usage. */
+export interface Quota {
+  namespace: string; repository: string | null;
+  limits: { bytes: number | null; tags: number | null };
+  usage: { bytes: number; tags: number };
+}
 export interface AuditEntry {
   id: number; at: string; actor: string; actorKind: string; remote: string; action: string; target: string;
   outcome: 'ok' | 'denied' | 'failed'; detail: unknown;
@@ -217,6 +223,18 @@ export class AdminClient {
     const q = repository === undefined ? '' : `?${new URLSearchParams({ repository })}`;
     return (await this.call<Page<ImmutableRule>>('GET', `/namespaces/${seg(namespace)}/immutable${q}`)).items;
   }
+
+  // Quotas on a namespace, or one repository in it (its full name).
+  setQuota(namespace: string, limits: { bytes?: number; tags?: number }, repository?: string): Promise<Quota> {
+    return this.call('PUT', `/namespaces/${seg(namespace)}/quota`, { ...limits, ...(repository === undefined ? {} : { repository }) });
+  }
+  quota(namespace: string, repository?: string): Promise<Quota> {
+    return this.call('GET', `/namespaces/${seg(namespace)}/quota${repository === undefined ? '' : `?${new URLSearchParams({ repository })}`}`);
+  }
+  removeQuota(namespace: string, repository?: string): Promise<void> {
+    return this.call('DELETE', `/namespaces/${seg(namespace)}/quota${repository === undefined ? '' : `?${new URLSearchParams({ repository })}`}`);
+  }
+  async quotas(): Promise<Quota[]> { return (await this.call<Page<Quota>>('GET', '/quotas')).items; }
 
   // Personal access tokens.
   async tokens(): Promise<AdminToken[]> { return (await this.call<Page<AdminToken>>('GET', '/tokens')).items; }

@@ -114,7 +114,9 @@ export const configSchema = z.object({
     enabled: boolish.default(true),
     /** HOST:PORT of a separate plain-HTTP listener for /metrics; set, the main listener answers 404 for /metrics. */
     addr: addr.optional(),
-  }).strict().default({ enabled: true }),
+    /** How old the storage-per-namespace values may get before a scrape has them computed again. */
+    storageRefresh: duration.default(60_000),
+  }).strict().default({ enabled: true, storageRefresh: 60_000 }),
   tls: z.object({
     /** PEM certificate (the leaf first, then any intermediates). */
     cert: z.string().min(1).optional(),
@@ -152,7 +154,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
-  'metrics.enabled', 'metrics.addr',
+  'metrics.enabled', 'metrics.addr', 'metrics.storageRefresh',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 /** A configuration Wharf cannot start with: `wharf serve` prints it and exits with code 2. */

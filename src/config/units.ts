@@ -31,3 +31,13 @@ export function parseSize(v: string | number): number | null {
   const unit = sizeUnits[m[2]!.toLowerCase()];
   return unit === undefined ? null : Math.round(Number(m[1]) * unit);
 }
+
+const SIZE_NAMES = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** A size for people, in binary units with at most one decimal: 512 B, 1.5 KiB, 100 MiB. */
+export function formatSize(bytes: number): string {
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < SIZE_NAMES.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? v : Number(v.toFixed(1))} ${SIZE_NAMES[i]}`;
+}

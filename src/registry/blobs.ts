@@ -10,6 +10,7 @@ import { repositoryLock, type UploadRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
+import { applicableQuotas, type ApplicableQuotas } from './quotas.js';
 
 /** A streamed body records its progress at most this often (a crash loses at most about this much of it). */
 const CHECKPOINT_EVERY_MS = 500;
@@ -124,6 +125,11 @@ export class BlobService {
   async complete(repository: string, id: string, digest: string, lastChunk: Readable | null, length: number | null, actor: Actor): Promise<BlobInfo> {
     parseDigest(digest);
     const u = await this.ownUpload(repository, id);
+    const quotas = await applicableQuotas(this.ctx.meta, repository);
+    // A size known before the body is read (the chunks so far, plus a declared last one) is checked
+    // first, so that a push over its quota is refused before its bytes are received and stored.
+    const expected = lastChunk === null ? u.offset : length === null ? null : u.offset + length;
+    if (quotas && expected !== null) await this.refuseEarly(quotas, id, { digest, size: expected });
     const at = lastChunk ? await this.appendTo(u, lastChunk, null, length) : u;
     // Claimed before the bytes land, released as they are linked: no collector deletes them in between.
     const claim = await BlobClaim.take(this.ctx.meta, digest);
@@ -132,19 +138,36 @@ export class BlobService {
       // The upload's area outlives the commit (on drivers whose commit is repeatable): a crash before the
       // link leaves the record and the bytes, and the client's retried PUT, on any process, commits again.
       size = await this.ctx.blobs.commitUpload(id, digest, at);
-      const linked = await claim.linkWith(async (m) => {
-        if (!(await m.blobs.link(u.repoId, digest, size))) return false;
+      const outcome = await claim.linkWith(async (m): Promise<'linked' | 'collected' | RegistryError> => {
+        if (quotas) {
+          // The decision, under the quota's lock. A refusal ends the upload here; its committed bytes
+          // are nobody's, and GC frees them.
+          await quotas.lock(m);
+          const refusal = await quotas.refusal(m, { blob: { digest, size } });
+          if (refusal) { await m.uploads.delete(id); return refusal; }
+        }
+        if (!(await m.blobs.link(u.repoId, digest, size))) return 'collected';
         await m.uploads.delete(id);
-        return true;
+        return 'linked';
       });
+      if (outcome instanceof RegistryError) { this.removeArea(id); throw outcome; }
       // Only when the claim outlived the grace period (a stuck process): the client uploads again.
-      if (!linked) throw new RegistryError('BLOB_UPLOAD_INVALID', `blob ${digest} was garbage-collected during its upload`);
+      if (outcome === 'collected') throw new RegistryError('BLOB_UPLOAD_INVALID', `blob ${digest} was garbage-collected during its upload`);
     } finally {
       await claim.release();
     }
     this.removeArea(id);
     this.ctx.events.emitEvent({ type: 'blob.pushed', repository, digest, size, mounted: false, actor });
     return { digest, size };
+  }
+
+  /** Refuses (ending the upload) a blob the quotas cannot take even now, before it is received and committed. */
+  private async refuseEarly(quotas: ApplicableQuotas, id: string, blob: { digest: string; size: number }): Promise<void> {
+    const refusal = await quotas.refusal(this.ctx.meta, { blob });
+    if (refusal === null) return;
+    await this.ctx.meta.uploads.delete(id);
+    this.removeArea(id);
+    throw refusal;
   }
 
   /** POST ?digest= with the whole blob as the body. */
@@ -186,11 +209,16 @@ export class BlobService {
     const size = sourceId === null ? null : ((await this.ctx.meta.blobs.get(sourceId, digest))?.size ?? null);
     if (size === null || !(await this.ctx.blobs.stat(digest))) return null;
     const repoId = await this.ctx.writableRepo(repository);
+    const quotas = await applicableQuotas(this.ctx.meta, repository);
     // The source's link is checked again where the new link is made: while a repository links a blob
     // its bytes stay (see gc.ts), so the new link can never point at bytes a collector removed meanwhile.
     const linked = await this.ctx.meta.tx(async (m) => {
+      await quotas?.lock(m);
       await m.lock(repositoryLock(sourceId!));
       if (!(await m.blobs.get(sourceId!, digest))) return false;
+      // Over a quota the mount is refused (403), not turned into an upload that would be refused too.
+      const refusal = await quotas?.refusal(m, { blob: { digest, size } });
+      if (refusal) throw refusal;
       return m.blobs.link(repoId, digest, size);
     });
     if (!linked) return null;

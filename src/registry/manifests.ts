@@ -8,6 +8,7 @@ import type { RegistryContext } from './context.js';
 import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
 import { immutableTagError } from './immutable-tags.js';
+import { applicableQuotas } from './quotas.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -69,12 +70,15 @@ export class ManifestService {
       subject: parsed.subject?.digest ?? null,
       annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
     };
+    const quotas = await applicableQuotas(this.ctx.meta, repository);
     // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
     // The claim keeps a collector off the manifest's bytes until they are linked (see gc.ts).
     const claim = await BlobClaim.take(this.ctx.meta, digest);
     try {
       await this.ctx.blobs.putSmall(digest, bytes);
       await claim.linkWith(async (m) => {
+        // The quota's lock before any other (see quotas.ts); a refused manifest's bytes stay until GC.
+        await quotas?.lock(m);
         const repoId = existingId ?? (await m.repositories.ensure(repository));
         // Decided here, under the repository's lock, where the tag moves: of two pushes racing to make a
         // protected tag, the second sees the first's tag (the lock comes first: repository, then blob).
@@ -93,6 +97,11 @@ export class ManifestService {
         const stillThere = await m.manifests.existing(repoId, childDigests);
         const goneChild = childDigests.find((d) => !stillThere.has(d));
         if (goneChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${goneChild} unknown to repository`, { detail: { digest: goneChild } });
+        if (quotas) {
+          const newTag = tag !== null && (await m.tags.resolve(repoId, tag)) === null;
+          const refusal = await quotas.refusal(m, { blob: { digest, size: bytes.length }, newTag });
+          if (refusal) throw refusal;
+        }
         if (!(await m.blobs.link(repoId, digest, bytes.length))) {
           throw new RegistryError('MANIFEST_INVALID', `manifest ${digest} was garbage-collected while it was stored; retry`);
         }

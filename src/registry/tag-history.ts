@@ -10,6 +10,7 @@ import { assertTag } from '../oci/names.js';
 import { repositoryLock, type HistoryPage, type MetaTx, type TagHistoryEntry } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import type { Actor } from './events.js';
+import { applicableQuotas } from './quotas.js';
 
 /** history.keep's default: 14 days. */
 export const DEFAULT_HISTORY_KEEP_MS = 14 * 24 * 3_600_000;
@@ -64,7 +65,10 @@ export class TagHistoryService {
     assertTag(tag);
     if ('digest' in target) parseDigest(target.digest);
     const repoId = await this.ctx.existingRepo(repository);
+    const quotas = await applicableQuotas(this.ctx.meta, repository);
     const restored = await this.ctx.meta.tx(async (m) => {
+      // The quota's lock first (see quotas.ts): bringing a deleted tag back makes a tag.
+      await quotas?.lock(m);
       // Decided and moved under the repository's lock: a collection cannot remove the manifest in between.
       await m.lock(repositoryLock(repoId));
       const entry = await this.chosen(m, repoId, tag, target);
@@ -80,6 +84,8 @@ export class TagHistoryService {
         const p = (await this.ctx.immutableTags.guard(m, repoId, repository))(tag);
         if (p !== null) throw immutableTagError(repository, tag, `it points at ${current.digest} and cannot be restored to ${manifest.digest}`, p);
       }
+      const refusal = current === null ? await quotas?.refusal(m, { newTag: true }) : null;
+      if (refusal) throw refusal;
       await m.tags.move(repoId, tag, manifest.digest);
       return manifest;
     });

@@ -1,5 +1,5 @@
 // The admin REST API under /api/v1 (auth.mode builtin): users, organizations, teams, memberships, role
-// grants, robots, personal access tokens, repository visibility, immutable tags, signing keys and the audit log. JSON in
+// grants, robots, personal access tokens, repository visibility, immutable tags, quotas, signing keys and the audit log. JSON in
 // and out; one route table holds each route's schemas, which both validate requests and make the
 // OpenAPI 3.1 document at /api/v1/openapi.json. Errors have the registry's JSON shape
 // ({"errors":[{"code","message","detail"}]}). Callers sign in with Basic credentials (a password, an
@@ -183,6 +183,29 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
           throw new RegistryError('NOT_FOUND', `no immutable tag pattern ${JSON.stringify(q.pattern)} on ${q.repository ?? ns}`);
         }
         return { status: 204, audit: { action: 'immutable.remove', target: q.repository ?? ns, detail: { pattern: q.pattern } } };
+      } },
+
+    // Quotas: limits on a namespace or one repository in it, with their usage (system administrators set them; members see them).
+    { method: 'GET', path: '/quotas', summary: 'Every quota of the registry with its usage (system administrators)', response: S.quotaList,
+      handle: async ({ actor }) => ({ body: { items: await admin.quotas(actor) } }) },
+    { method: 'GET', path: '/namespaces/{namespace}/quota', summary: 'The quota and usage of a namespace, or of one repository in it (repository); limits are null where none is set', query: S.quotaQuery, response: S.quota,
+      handle: async ({ actor, params, query }) => {
+        const q = S.quotaQuery.parse(Object.fromEntries(query));
+        return { body: await admin.quota(actor, { namespace: params.namespace!, repository: q.repository ?? null }) };
+      } },
+    { method: 'PUT', path: '/namespaces/{namespace}/quota', summary: 'Set the quota of a namespace or one repository (bytes: a number or a size such as 10GiB; tags): it replaces any (system administrators)', body: S.setQuota, response: S.quota,
+      handle: async ({ actor, params, body }) => {
+        const b = body as z.infer<typeof S.setQuota>;
+        const limits = { bytes: b.bytes ?? null, tags: b.tags ?? null };
+        const view = await admin.setQuota(actor, { namespace: params.namespace!, repository: b.repository ?? null }, limits);
+        return { body: view, audit: { action: 'quota.set', target: b.repository ?? params.namespace!, detail: limits } };
+      } },
+    { method: 'DELETE', path: '/namespaces/{namespace}/quota', summary: 'Remove the quota of a namespace or one repository (repository) (system administrators)', query: S.quotaQuery, status: 204,
+      handle: async ({ actor, params, query }) => {
+        const q = S.quotaQuery.parse(Object.fromEntries(query));
+        const ns = params.namespace!;
+        if (!(await admin.removeQuota(actor, { namespace: ns, repository: q.repository ?? null }))) throw new RegistryError('NOT_FOUND', `no quota on ${q.repository ?? ns}`);
+        return { status: 204, audit: { action: 'quota.unset', target: q.repository ?? ns } };
       } },
 
     // Repository visibility (the path holds slashes: the name is a query parameter).

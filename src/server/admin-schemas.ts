@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { AuditRecord, OrgRecord, TokenRecord, UserRecord } from '../store/meta/account-store.js';
 import type { ImmutableTagRule } from '../store/meta/meta-store.js';
+import { parseSize } from '../config/units.js';
 
 export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -59,6 +60,25 @@ export const addedImmutableRule = immutableRule.extend({ created: z.boolean() })
 export const immutableRuleList = list(immutableRule);
 export const immutableRuleOut = (r: ImmutableTagRule): z.infer<typeof immutableRule> =>
   ({ namespace: r.namespace, repository: r.repository, pattern: r.pattern, createdAt: time(r.createdAt)! });
+
+// Quotas: limits on a namespace or one repository in it (at least one), and what it uses.
+const quotaBytes = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n === null || !Number.isSafeInteger(n)) {
+    ctx.addIssue({ code: 'custom', message: `expected a number of bytes or a size such as 500MiB or 10GB, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+export const setQuota = z.object({ repository: name.optional(), bytes: quotaBytes.optional(), tags: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict()
+  .refine((q) => q.bytes !== undefined || q.tags !== undefined, 'set bytes, tags or both');
+export const quotaQuery = z.object({ repository: name.optional() }).strict();
+export const quota = z.object({
+  namespace: z.string(), repository: z.string().nullable(),
+  limits: z.object({ bytes: z.number().nullable(), tags: z.number().nullable() }),
+  usage: z.object({ bytes: z.number(), tags: z.number() }),
+});
+export const quotaList = list(quota);
 
 export const token = z.object({
   id: z.number(), name: z.string(), actions: z.array(action).nullable(), createdAt: z.string(), expiresAt: nullableTime,

@@ -5,6 +5,9 @@
 // its own: the route label is set by the /v2 dispatcher (request.routeGroup) or found by one map lookup
 // of the route's template (request.routeOptions.url), and prom-client's per-label-set children are
 // cached in nested maps, so one request costs a few map lookups and prom-client's observe/inc.
+//
+// Storage per namespace (one series per namespace) is computed off the scrape path: a scrape serves the
+// last values and, when they are older than the refresh interval, starts computing new ones behind it.
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
@@ -40,6 +43,8 @@ export class WharfMetrics {
   private readonly gcBytesFreed: Counter;
   private readonly gcBlobsDeleted: Counter;
   private readonly gcManifestsDeleted: Counter;
+  private readonly namespaceStorage: Gauge<'namespace'>;
+  private storage: StorageWatch | null = null;
   /** route template -> route label (a fixed set of templates: bounded). */
   private readonly templateGroups = new Map<string | undefined, string>();
   /** route -> method -> status -> child. */
@@ -63,6 +68,39 @@ export class WharfMetrics {
     this.gcBytesFreed = new Counter({ name: 'wharf_gc_bytes_freed_total', help: 'Bytes of blobs and orphan objects garbage collection deleted', registers });
     this.gcBlobsDeleted = new Counter({ name: 'wharf_gc_blobs_deleted_total', help: 'Blobs garbage collection deleted (orphan objects included)', registers });
     this.gcManifestsDeleted = new Counter({ name: 'wharf_gc_manifests_deleted_total', help: 'Manifests garbage collection deleted', registers });
+    this.namespaceStorage = new Gauge({
+      name: 'wharf_namespace_storage_bytes', help: 'Bytes stored per namespace, each blob once per namespace (as quotas count them); computed at most every metrics.storageRefresh',
+      labelNames: ['namespace'], registers,
+      // Not awaited: the scrape answers with the values at hand.
+      collect: () => { this.refreshStorage(); },
+    });
+  }
+
+  /**
+   * Serves storage per namespace from `source`, computed now and then again when a scrape finds the values
+   * older than `refreshMs`; `stop` waits for a computation under way (before the stores close).
+   */
+  watchNamespaceStorage(source: () => Promise<Map<string, number>>, refreshMs: number, onError: (err: unknown) => void): { stop(): Promise<void> } {
+    const watch: StorageWatch = { source, refreshMs, onError, startedAt: -Infinity, running: null, stopped: false };
+    this.storage = watch;
+    this.refreshStorage();
+    return {
+      stop: async () => {
+        watch.stopped = true;
+        await watch.running;
+      },
+    };
+  }
+
+  private refreshStorage(): void {
+    const w = this.storage;
+    if (!w || w.stopped || w.running || performance.now() - w.startedAt < w.refreshMs) return;
+    w.startedAt = performance.now();
+    w.running = w.source().then((bytes) => {
+      // Replaced at once (no scrape runs in between): namespaces that emptied go, new ones come.
+      this.namespaceStorage.reset();
+      for (const [namespace, n] of bytes) this.namespaceStorage.set({ namespace }, n);
+    }, w.onError).finally(() => { w.running = null; });
   }
 
   /** The scheduler's onRun hook. */
@@ -128,6 +166,15 @@ export class WharfMetrics {
     if (!c) cache.set(route, c = counter.labels(route));
     return c;
   }
+}
+
+interface StorageWatch {
+  source: () => Promise<Map<string, number>>;
+  refreshMs: number;
+  onError: (err: unknown) => void;
+  startedAt: number;
+  running: Promise<void> | null;
+  stopped: boolean;
 }
 
 const UPLOADING = Symbol('wharf.uploading');

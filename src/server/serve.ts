@@ -59,6 +59,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Metrics on: recorded always; served here unless metrics.addr gives them their own listener.
   const metrics = config.metrics.enabled ? new WharfMetrics(WHARF_VERSION) : null;
   const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined });
+  // Storage per namespace: counted as quotas count it, in the background (see metrics.ts).
+  const storage = metrics?.watchNamespaceStorage(() => meta.quotas.bytesByNamespace(), config.metrics.storageRefresh,
+    (err) => app.log.error({ err }, 'storage per namespace could not be computed'));
   let tlsWatcher: TlsWatcher | null = null;
   if (tlsEnabled(tls)) {
     const server = app.server as unknown as Http2SecureServer;
@@ -95,6 +98,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app.log.info({ addr: listening.addr, url: `http://${listening.addr}/metrics` }, 'metrics listening');
     } catch (e) {
       await jobs.stop();
+      await storage?.stop();
       tlsWatcher?.close();
       await accessController.close();
       await registry.close();
@@ -115,6 +119,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         await jobs.stop();
+        await storage?.stop();
         tlsWatcher?.close();
         if (metricsServer) {
           const s = metricsServer;

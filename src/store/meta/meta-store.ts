@@ -170,6 +170,54 @@ export interface ImmutableTagStore {
   forRepository(namespace: string, repository: string): Promise<ImmutableTagRule[]>;
 }
 
+/** Where a quota applies: a whole namespace (`repository` null) or one repository (its full name) in it. */
+export interface QuotaScope {
+  namespace: string;
+  repository: string | null;
+}
+
+/** Limits of a quota; null is no limit. */
+export interface QuotaLimits {
+  /** Bytes of the distinct blobs (layers, configs and manifests) linked in the scope. */
+  bytes: number | null;
+  tags: number | null;
+}
+
+export interface QuotaRecord extends QuotaScope, QuotaLimits {
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a scope holds, as quotas count it. */
+export interface QuotaUsage {
+  bytes: number;
+  tags: number;
+}
+
+/**
+ * Quotas and the usage they are measured against, computed from the links and tags (never kept as
+ * counters): a namespace's repositories are the names from `ns/` up to `ns0` (byte order), so a blob
+ * two of them link counts once for the namespace, and once for each repository.
+ */
+export interface QuotaStore {
+  /** Sets the scope's limits (replacing any; the first time set stays); returns the record. */
+  set(scope: QuotaScope, limits: QuotaLimits): Promise<QuotaRecord>;
+  remove(scope: QuotaScope): Promise<boolean>;
+  get(scope: QuotaScope): Promise<QuotaRecord | null>;
+  /** Every quota, by namespace then repository (a namespace's own first). */
+  list(): Promise<QuotaRecord[]>;
+  /** The quotas on a repository: its namespace's, then its own (one indexed query). */
+  forRepository(namespace: string, repository: string): Promise<QuotaRecord[]>;
+  /** Bytes of the distinct blobs linked in the scope. */
+  storedBytes(scope: QuotaScope): Promise<number>;
+  /** Tags in the scope's repositories. */
+  tagCount(scope: QuotaScope): Promise<number>;
+  /** Whether some repository of the scope links the digest already (linking it again adds no bytes). */
+  holds(scope: QuotaScope, digest: string): Promise<boolean>;
+  /** Stored bytes of every namespace that has a repository (the storage metric), by namespace. */
+  bytesByNamespace(): Promise<Map<string, number>>;
+}
+
 export interface LeaseStore {
   /** Takes (or renews, for the same holder) the named lease until `now + ttlMs`, unless another holder's is still valid. */
   acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
@@ -238,6 +286,7 @@ export interface MetaTx {
   readonly leases: LeaseStore;
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
+  readonly quotas: QuotaStore;
   // Who may do what (account-store.ts).
   readonly users: UserStore;
   readonly orgs: OrgStore;

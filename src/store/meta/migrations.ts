@@ -191,4 +191,15 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      created_at BIGINT NOT NULL,
      PRIMARY KEY (namespace, repository, pattern)
    );`,
+  // Quotas: limits on the bytes (each blob once per scope) and the tags of a namespace (repository '') or
+  // one repository (its full name); a NULL limit is none. Usage is computed from the links and tags.
+  () => `CREATE TABLE quotas (
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     bytes BIGINT,
+     tags BIGINT,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     PRIMARY KEY (namespace, repository)
+   );`,
 ];

@@ -3,18 +3,20 @@
 // under the locks of what it decides about, so that processes sharing a PostgreSQL database decide
 // as SQLite's single writer made one process decide:
 //   repository:<id>  what garbage collection's plan reads (tags, manifests, links) and who changes it;
-//   blob:<digest>    a digest's link, claim and deletion mark (the protocol in registry/gc.ts).
-// Locks are always taken repository first, then blob.
+//   blob:<digest>    a digest's link, claim and deletion mark (the protocol in registry/gc.ts);
+//   quota:<ns>       a namespace's usage, while a push under a quota decides (registry/quotas.ts).
+// Locks are always taken quota first, then repository, then blob.
 import type { Clock } from '../../config/clock.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
 import { NO_LIMIT, upsert } from './dialect.js';
 import { SqlImmutableTags } from './sql-policy-stores.js';
+import { SqlQuotas } from './sql-quota-store.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
   blobLock, repositoryLock,
   type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type HistoryPage, type ImmutableTagStore, type Lease, type LeaseStore,
-  type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore,
+  type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type QuotaStore, type RepositoryGraph, type RepositoryStore,
   type StoredManifest, type TagHistoryEntry, type TagStore,
   type UploadPosition, type UploadRecord, type UploadStore,
 } from './meta-store.js';
@@ -452,6 +454,7 @@ class SqlView implements MetaTx {
   readonly leases: LeaseStore;
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
+  readonly quotas: QuotaStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -469,6 +472,7 @@ class SqlView implements MetaTx {
     this.leases = new SqlLeases(d);
     this.gc = new SqlGc(d);
     this.immutableTags = new SqlImmutableTags(d);
+    this.quotas = new SqlQuotas(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);

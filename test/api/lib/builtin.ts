@@ -1,7 +1,7 @@
 // Helpers for black-box tests of auth.mode builtin: a server with a known administrator, Basic and
 // Bearer headers, tokens from /token, admin API calls, and every log line kept for secret checks.
 import assert from 'node:assert/strict';
-import { startWharf, type WharfServer } from '../../helpers/server.js';
+import { startWharf, type StartOptions, type WharfServer } from '../../helpers/server.js';
 import { req, type Res } from './http.js';
 
 export const ADMIN_PASSWORD = 'admin-password-7Yq3';
@@ -16,9 +16,11 @@ export interface BuiltinServer extends WharfServer {
   logs: string[];
 }
 
-export async function startBuiltin(env: Record<string, string> = {}): Promise<BuiltinServer> {
+/** `opts.dataDir`: a data directory to use (several processes may share one). */
+export async function startBuiltin(env: Record<string, string> = {}, opts: Pick<StartOptions, 'dataDir'> = {}): Promise<BuiltinServer> {
   const logs: string[] = [];
   const s = await startWharf({
+    ...opts,
     env: { WHARF_AUTH_MODE: 'builtin', WHARF_ADMIN_PASSWORD: ADMIN_PASSWORD, WHARF_AUTH_BUILTIN_BCRYPT_COST: '4', ...env },
     onLog: (rec) => { logs.push(JSON.stringify(rec)); },
   });

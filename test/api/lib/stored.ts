@@ -9,7 +9,7 @@ import { listKeys, s3TestClient } from '../../helpers/s3.js';
 import type { TestServer } from './server.js';
 
 /** Names under which blob `digest` is stored (content-addressed: there must be exactly one). */
-export async function storedCopies(s: TestServer, digest: string): Promise<string[]> {
+export async function storedCopies(s: Pick<TestServer, 'server' | 'bucket'>, digest: string): Promise<string[]> {
   const hex = digest.slice('sha256:'.length);
   if (s.bucket) {
     const client = s3TestClient();
