@@ -31,3 +31,18 @@ export function parseSize(v: string | number): number | null {
   const unit = sizeUnits[m[2]!.toLowerCase()];
   return unit === undefined ? null : Math.round(Number(m[1]) * unit);
 }
+
+const durationParts: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]];
+
+/** A duration as parseDuration reads it back, in the largest units that fit: 90000000 -> "1d1h". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of durationParts) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}
