@@ -6,6 +6,7 @@
 // Time: implementations stamp rows with their injected Clock, never with the wall clock.
 import type { UploadPosition } from '../blobs/blob-store.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
+import type { RetentionRules } from '../../config/retention-rules.js';
 
 export type { UploadPosition };
 
@@ -170,6 +171,37 @@ export interface ImmutableTagStore {
   forRepository(namespace: string, repository: string): Promise<ImmutableTagRule[]>;
 }
 
+/** A retention policy (config/retention-rules.ts), set on a whole namespace (`repository` null) or on one repository in it. */
+export interface RetentionPolicyRecord {
+  namespace: string;
+  repository: string | null;
+  rules: RetentionRules;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One repository as a retention run reads it (registry/retention-plan.ts). */
+export interface RetentionContents {
+  /** Each tag with the time it last moved to its digest (when it was pushed, as retention counts). */
+  tags: { tag: string; digest: string; pushedAt: number }[];
+  manifests: { digest: string; createdAt: number; subject: string | null }[];
+  /** Index -> child manifest references. */
+  children: { from: string; to: string }[];
+  /** Per digest, the last time a tag left it (from tag history); absent when none did. */
+  untaggedAt: Map<string, number>;
+}
+
+export interface RetentionStore {
+  /** Sets (replaces) the policy; true when there was none before. The first one's createdAt stays. */
+  set(namespace: string, repository: string | null, rules: RetentionRules): Promise<boolean>;
+  get(namespace: string, repository: string | null): Promise<RetentionPolicyRecord | null>;
+  remove(namespace: string, repository: string | null): Promise<boolean>;
+  /** The policies of a namespace (on it and on its repositories), or of every namespace; by namespace, repository. */
+  list(namespace?: string): Promise<RetentionPolicyRecord[]>;
+  /** What a plan reads of the repository; read it under the repository's lock. */
+  contents(repoId: number): Promise<RetentionContents>;
+}
+
 export interface LeaseStore {
   /** Takes (or renews, for the same holder) the named lease until `now + ttlMs`, unless another holder's is still valid. */
   acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
@@ -238,6 +270,7 @@ export interface MetaTx {
   readonly leases: LeaseStore;
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
+  readonly retention: RetentionStore;
   // Who may do what (account-store.ts).
   readonly users: UserStore;
   readonly orgs: OrgStore;

@@ -9,12 +9,14 @@ import type { Clock } from '../../config/clock.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
 import { NO_LIMIT, upsert } from './dialect.js';
 import { SqlImmutableTags } from './sql-policy-stores.js';
+import { SqlRetention } from './sql-retention-store.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
   blobLock, repositoryLock,
   type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type HistoryPage, type ImmutableTagStore, type Lease, type LeaseStore,
   type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore,
+  type RetentionStore,
   type StoredManifest, type TagHistoryEntry, type TagStore,
   type UploadPosition, type UploadRecord, type UploadStore,
 } from './meta-store.js';
@@ -452,6 +454,7 @@ class SqlView implements MetaTx {
   readonly leases: LeaseStore;
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
+  readonly retention: RetentionStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -469,6 +472,7 @@ class SqlView implements MetaTx {
     this.leases = new SqlLeases(d);
     this.gc = new SqlGc(d);
     this.immutableTags = new SqlImmutableTags(d);
+    this.retention = new SqlRetention(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);
