@@ -35,7 +35,8 @@ export interface PlanOptions {
   isImmutable: (tag: string) => boolean;
 }
 
-const newestFirst = (a: PlannedTag, b: PlannedTag): number => b.pushedAt - a.pushedAt || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
+/** Most recently pushed first; of tags pushed at the same instant, the later in byte order first (v1.2.3 before v1.2), so plans are deterministic. */
+const newestFirst = (a: PlannedTag, b: PlannedTag): number => b.pushedAt - a.pushedAt || (a.tag < b.tag ? 1 : a.tag > b.tag ? -1 : 0);
 
 export function planRetention(c: RetentionContents, rules: RetentionRules, o: PlanOptions): RetentionPlan {
   const { removeTags, keepTags } = planTags(c.tags, rules, o);

@@ -38,10 +38,10 @@ describe('retention plan: tags', () => {
     assert.deepEqual(kept(plan(c, { keepLast: 3 })).map(([t]) => t), ['v10', 'latest', 'v3'], 'without match: every tag counts');
   });
 
-  test('keep-last: tags pushed at the same instant are ordered by name, so a plan is deterministic', () => {
-    const p = plan(tagged(['b', 7], ['a', 7], ['c', 7]), { keepLast: 2 });
-    assert.deepEqual(kept(p).map(([t]) => t), ['a', 'b']);
-    assert.deepEqual(removed(p), ['c']);
+  test('keep-last: of tags pushed at the same instant the later in byte order counts as newer, so a plan is deterministic', () => {
+    const p = plan(tagged(['v1.2', 7], ['v1', 7], ['v1.2.3', 7]), { keepLast: 2 });
+    assert.deepEqual(kept(p).map(([t]) => t), ['v1.2.3', 'v1.2']);
+    assert.deepEqual(removed(p), ['v1']);
   });
 
   test('keep-within: tags pushed within the duration (the boundary included) stay', () => {
