@@ -53,13 +53,13 @@ function regexProblem(field: string, source: string): string | null {
 
 /** What is wrong with the rules, in words; null when they are a policy. */
 export function retentionRulesProblem(r: RetentionRules): string | null {
-  if (!hasTagRule(r) && r.untaggedOlderThan === undefined) {
-    return 'a retention policy needs at least one rule: keepLast, keepWithin, keep or untaggedOlderThan';
-  }
   if (r.keepLast !== undefined && !(Number.isSafeInteger(r.keepLast) && r.keepLast >= 1 && r.keepLast <= MAX_KEEP_LAST)) {
     return `keepLast is a whole number from 1 to ${MAX_KEEP_LAST}`;
   }
   if (r.match !== undefined && r.keepLast === undefined) return 'match limits keepLast to the tags it matches: give keepLast too';
+  if (!hasTagRule(r) && r.untaggedOlderThan === undefined) {
+    return 'a retention policy needs at least one rule: keepLast, keepWithin, keep or untaggedOlderThan';
+  }
   for (const [field, source] of [['match', r.match], ['keep', r.keep]] as const) {
     const p = source === undefined ? null : regexProblem(field, source);
     if (p !== null) return p;
