@@ -40,6 +40,7 @@ export class WharfMetrics {
   private readonly gcBytesFreed: Counter;
   private readonly gcBlobsDeleted: Counter;
   private readonly gcManifestsDeleted: Counter;
+  private readonly retentionRemovals: Counter<'kind'>;
   /** route template -> route label (a fixed set of templates: bounded). */
   private readonly templateGroups = new Map<string | undefined, string>();
   /** route -> method -> status -> child. */
@@ -63,6 +64,8 @@ export class WharfMetrics {
     this.gcBytesFreed = new Counter({ name: 'wharf_gc_bytes_freed_total', help: 'Bytes of blobs and orphan objects garbage collection deleted', registers });
     this.gcBlobsDeleted = new Counter({ name: 'wharf_gc_blobs_deleted_total', help: 'Blobs garbage collection deleted (orphan objects included)', registers });
     this.gcManifestsDeleted = new Counter({ name: 'wharf_gc_manifests_deleted_total', help: 'Manifests garbage collection deleted', registers });
+    this.retentionRemovals = new Counter({ name: 'wharf_retention_removed_total', help: 'Tags and untagged manifests retention policies removed', labelNames: ['kind'], registers });
+    for (const kind of ['tag', 'manifest']) this.retentionRemovals.inc({ kind }, 0);
   }
 
   /** The scheduler's onRun hook. */
@@ -76,6 +79,11 @@ export class WharfMetrics {
     this.gcBytesFreed.inc(r.bytesFreed);
     this.gcBlobsDeleted.inc(r.blobsDeleted + r.orphanObjects.count);
     this.gcManifestsDeleted.inc(r.manifestsDeleted);
+  }
+
+  /** A tag or an untagged manifest retention removed. */
+  retentionRemoved(kind: 'tag' | 'manifest'): void {
+    this.retentionRemovals.inc({ kind });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
