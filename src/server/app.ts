@@ -127,7 +127,7 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     audit = new AuditTrail(controller.meta, app.log);
     audit.follow(registry.events);
     registerTokenApi(app, controller, audit);
-    registerAdminApi(app, controller, audit);
+    registerAdminApi(app, controller, audit, registry);
   }
   const access = accessCheck(controller, audit);
   registerDistributionApi(app, registry, access);
