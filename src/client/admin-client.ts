@@ -34,6 +34,7 @@ export interface RetentionReport {
     keptTags: { tag: string; digest: string; pushedAt: string; reasons: string[] }[];
     removedManifests: { digest: string; untaggedSince: string }[];
     keptManifests: { digest: string; untaggedSince: string; neededBy: string; as: 'child' | 'referrer' }[];
+    error?: string;
   }[];
 }
 export interface AuditEntry {

@@ -4,6 +4,8 @@
 // a policy without a tag rule (only untaggedOlderThan) leaves tags alone. Regular expressions match the
 // whole tag (anchored here, so `v.*` means "starts with v"); durations are milliseconds here and read and
 // written as 30d, 12h by units.ts.
+import { createContext, Script, type Context } from 'node:vm';
+import { WharfError } from '../oci/errors.js';
 import { formatDuration, parseDuration } from './units.js';
 
 export interface RetentionRules {
@@ -35,6 +37,34 @@ export const MAX_TAG_REGEX = 256;
 /** The regular expression over whole tags. */
 export function tagRegex(source: string): RegExp {
   return new RegExp(`^(?:${source})$`);
+}
+
+/** A rule that cannot be applied: its expression took too long on the tags at hand. */
+export class RetentionRuleError extends WharfError {}
+
+/** How long one expression may take over the tags of one repository. */
+const MATCH_BUDGET_MS = 250;
+const matchAll = new Script('tags.map((t) => re.test(t))');
+let matchContext: Context | null = null;
+
+/**
+ * Which of the tags the expression matches (whole tags). Some expressions backtrack for ages on some
+ * tags ((a|a)*b), and a namespace's admin writes them: each evaluation has a time budget, so such an
+ * expression is an error for its repository, never a stalled process.
+ */
+export function tagsMatching(source: string, tags: readonly string[]): boolean[] {
+  matchContext ??= createContext({});
+  matchContext.re = tagRegex(source);
+  matchContext.tags = tags;
+  try {
+    return matchAll.runInContext(matchContext, { timeout: MATCH_BUDGET_MS }) as boolean[];
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e;
+    throw new RetentionRuleError(`the regular expression ${JSON.stringify(source)} took longer than ${MATCH_BUDGET_MS} ms over ${tags.length} tags: simplify it`);
+  } finally {
+    matchContext.re = null;
+    matchContext.tags = null;
+  }
 }
 
 export function hasTagRule(r: RetentionRules): boolean {

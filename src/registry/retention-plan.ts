@@ -2,13 +2,14 @@
 // which tags go, which untagged manifests go, and why the others stay.
 //  - Tags (only when the policy has a tag rule): a tag stays when any rule keeps it — keepLast (the N most
 //    recently pushed of those `match` selects), keepWithin (pushed that recently), keep (matches) — or when
-//    an immutable tag pattern protects it; every other tag goes.
+//    an immutable tag pattern protects it; every other tag goes. An expression that takes too long over the
+//    repository's tags throws RetentionRuleError (nothing is planned for it).
 //  - Untagged manifests (only with untaggedOlderThan): a manifest goes when no tag points at it after this
 //    plan's tag removals and it has had none for longer than untaggedOlderThan (since a tag last left it,
 //    or since it was stored; a tag this plan removes leaves it now) — unless a kept manifest needs it: the
 //    children of a kept index and the referrers of a kept manifest stay, transitively, as garbage
 //    collection keeps them (gc-plan.ts).
-import { hasTagRule, tagRegex, type RetentionRules } from '../config/retention-rules.js';
+import { hasTagRule, tagsMatching, type RetentionRules } from '../config/retention-rules.js';
 import type { RetentionContents } from '../store/meta/meta-store.js';
 
 export type KeepReason = 'keep-last' | 'keep-within' | 'keep' | 'immutable';
@@ -48,17 +49,17 @@ function planTags(tags: readonly PlannedTag[], rules: RetentionRules, o: PlanOpt
   if (!hasTagRule(rules)) return { removeTags: [], keepTags: [] };
   const sorted = [...tags].sort(newestFirst);
   const reasons = new Map<string, KeepReason[]>(sorted.map((t) => [t.tag, []]));
+  const matching = (source: string): PlannedTag[] => {
+    const hits = tagsMatching(source, sorted.map((t) => t.tag));
+    return sorted.filter((_, i) => hits[i]);
+  };
   if (rules.keepLast !== undefined) {
-    const selects = tagRegex(rules.match ?? '.*');
-    for (const t of sorted.filter((x) => selects.test(x.tag)).slice(0, rules.keepLast)) reasons.get(t.tag)!.push('keep-last');
+    for (const t of (rules.match === undefined ? sorted : matching(rules.match)).slice(0, rules.keepLast)) reasons.get(t.tag)!.push('keep-last');
   }
   if (rules.keepWithin !== undefined) {
     for (const t of sorted) if (o.now - t.pushedAt <= rules.keepWithin) reasons.get(t.tag)!.push('keep-within');
   }
-  if (rules.keep !== undefined) {
-    const keeps = tagRegex(rules.keep);
-    for (const t of sorted) if (keeps.test(t.tag)) reasons.get(t.tag)!.push('keep');
-  }
+  if (rules.keep !== undefined) for (const t of matching(rules.keep)) reasons.get(t.tag)!.push('keep');
   for (const t of sorted) if (o.isImmutable(t.tag)) reasons.get(t.tag)!.push('immutable');
   return {
     removeTags: sorted.filter((t) => reasons.get(t.tag)!.length === 0),

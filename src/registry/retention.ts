@@ -7,7 +7,7 @@
 // a DELETE by digest does; garbage collection then frees the bytes. A dry run plans the same, changes
 // nothing. The registry's events for what goes (tag.deleted, manifest.deleted) name the retention job as
 // their actor and are emitted once each unit of work has committed.
-import { retentionRulesJson, type RetentionRules, type RetentionRulesJson } from '../config/retention-rules.js';
+import { RetentionRuleError, retentionRulesJson, type RetentionRules, type RetentionRulesJson } from '../config/retention-rules.js';
 import { namespaceOf } from '../access/roles.js';
 import type { MetaTx, RetentionPolicyRecord } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
@@ -35,6 +35,8 @@ export interface RepositoryRetention {
   removedManifests: { digest: string; untaggedSince: string }[];
   /** Untagged long enough to go, but kept because a kept manifest needs them. */
   keptManifests: { digest: string; untaggedSince: string; neededBy: string; as: 'child' | 'referrer' }[];
+  /** Why the policy could not be applied here (nothing changed in the repository); the run goes on. */
+  error?: string;
 }
 
 export interface RetentionReport {
@@ -105,7 +107,10 @@ export class RetentionService {
       for (const r of targets) {
         const resolved = this.effective(stored, namespaceOf(r.name), r.name);
         if (resolved === null) continue;
-        const done = await this.applyToRepository(r.id, r.name, resolved, dryRun);
+        const done = await this.applyToRepository(r.id, r.name, resolved, dryRun).catch((e: unknown): RepositoryRetention => {
+          if (!(e instanceof RetentionRuleError)) throw e;
+          return { repository: r.name, policy: resolved.policy, removedTags: [], keptTags: [], removedManifests: [], keptManifests: [], error: e.message };
+        });
         report.tagsRemoved += done.removedTags.length;
         report.manifestsRemoved += done.removedManifests.length;
         report.repositories.push(done);

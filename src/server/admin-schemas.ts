@@ -99,6 +99,7 @@ export const retentionReport = z.object({
     keptTags: z.array(z.object({ ...plannedTag, reasons: z.array(z.enum(['keep-last', 'keep-within', 'keep', 'immutable'])) })),
     removedManifests: z.array(z.object({ digest: z.string(), untaggedSince: z.string() })),
     keptManifests: z.array(z.object({ digest: z.string(), untaggedSince: z.string(), neededBy: z.string(), as: z.enum(['child', 'referrer']) })),
+    error: z.string().optional(),
   })),
 });
 

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planRetention, type RetentionPlan } from '../../src/registry/retention-plan.js';
-import type { RetentionRules } from '../../src/config/retention-rules.js';
+import { RetentionRuleError, type RetentionRules } from '../../src/config/retention-rules.js';
 import type { RetentionContents } from '../../src/store/meta/meta-store.js';
 
 const NOW = 1_000_000;
@@ -67,6 +67,13 @@ describe('retention plan: tags', () => {
     const p = plan(c, { keepLast: 1 }, ['v1', 'v10']);
     assert.deepEqual(kept(p), [['v10', ['keep-last', 'immutable']], ['v1', ['immutable']]]);
     assert.ok(!removed(p).includes('v1'));
+  });
+
+  test('an expression that backtracks for ages over the tags is an error within its time budget, not a stalled process', () => {
+    const started = performance.now();
+    assert.throws(() => plan(tagged(['a'.repeat(40), 1]), { keep: '(a|a)*b' }),
+      (e: unknown) => e instanceof RetentionRuleError && /^the regular expression "\(a\|a\)\*b" took longer than 250 ms over 1 tags: simplify it$/.test(e.message));
+    assert.ok(performance.now() - started < 2000);
   });
 
   test('a policy without a tag rule leaves tags alone (not even judged)', () => {

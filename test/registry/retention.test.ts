@@ -144,6 +144,18 @@ describe('registry: retention', () => {
     assert.deepEqual(await tagsOf(t.registry, 'acme/app'), ['latest', 'v1', 'v2']);
   });
 
+  test('a policy whose expression takes too long is not applied to that repository (the report says why); the run goes on', async () => {
+    const t = testRegistry();
+    await t.meta.retention.set('slow', null, { keepLast: 1, keep: '(a|a)*b' });
+    await t.meta.retention.set('zeta', null, { keepLast: 1 });
+    await pushTags(t, 'slow/app', 'a'.repeat(40), 'b');
+    await pushTags(t, 'zeta/app', 'a', 'b');
+    const report = await t.registry.retention.run({}, false);
+    assert.deepEqual(report.repositories.map((x) => [x.repository, x.error?.replace(/ took .*/, ''), x.removedTags.length]),
+      [['slow/app', 'the regular expression "(a|a)*b"', 0], ['zeta/app', undefined, 1]]);
+    assert.deepEqual(await tagsOf(t.registry, 'slow/app'), ['a'.repeat(40), 'b']);
+  });
+
   test('scopes: one namespace, one repository (unknown: NAME_UNKNOWN); with no policy in scope nothing is read', async () => {
     const t = testRegistry();
     const r = t.registry;

@@ -50,7 +50,8 @@ export function formatRetentionReport(r: RetentionReport): string[] {
       ...repo.removedManifests.map((m) => ['remove', 'manifest', m.digest, `untagged since ${when(m.untaggedSince)}`]),
       ...repo.keptManifests.map((m) => ['keep', 'manifest', m.digest, `${m.as} of ${m.neededBy}`]),
     ];
-    if (rows.length === 0) lines.push('  nothing to do');
+    if (repo.error !== undefined) lines.push(`  not applied: ${repo.error}`);
+    else if (rows.length === 0) lines.push('  nothing to do');
     else lines.push(...table(['ACTION', 'WHAT', 'DIGEST', 'WHY'], rows).map((l) => `  ${l}`));
   }
   return lines;
