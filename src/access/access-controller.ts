@@ -9,8 +9,8 @@ export type Access =
   | { type: 'registry'; name: 'catalog'; action: '*' };
 
 export interface Identity {
-  /** Who the caller is; 'anonymous' when they did not say. */
-  kind: 'anonymous' | 'user' | 'robot' | 'certificate';
+  /** Who the caller is; 'anonymous' when they did not say; 'system' for the registry's own jobs (retention). */
+  kind: 'anonymous' | 'user' | 'robot' | 'certificate' | 'system';
   /** The account, robot (`ORG+NAME`) or certificate subject name; '' when anonymous. */
   name: string;
   /** How they proved it (absent when anonymous). */

@@ -1,15 +1,17 @@
 // The rules of managing who may do what (the admin API and `wharf admin` call these):
 // - a system administrator manages everything, including users and the audit log;
 // - any signed-in user may create an organization, and becomes its admin;
-// - an organization's admins manage its teams, members, robots, grants, visibility and immutable tags; a
-//   user is the admin of their personal namespace (grants, visibility and immutable tags there);
+// - an organization's admins manage its teams, members, robots, grants, visibility, immutable tags and
+//   retention policies (and run retention there); a user is the admin of their personal namespace (grants,
+//   visibility, immutable tags and retention there);
 // - quotas are set by system administrators only (an organization's admins must not lift their own
 //   limits, as in Harbor); a namespace's members see its quotas and usage;
 // - everyone manages their own password and personal access tokens.
 // Generated secrets (robot secrets, access tokens) are returned once and kept only as hashes.
 import { RegistryError } from '../oci/errors.js';
 import type { Clock } from '../config/clock.js';
-import { ACCOUNT_NAMES_LOCK, type ImmutableTagRule, type MetaStore, type MetaTx, type QuotaLimits, type QuotaScope, type QuotaUsage } from '../store/meta/meta-store.js';
+import { ACCOUNT_NAMES_LOCK, type ImmutableTagRule, type MetaStore, type MetaTx, type QuotaLimits, type QuotaScope, type QuotaUsage, type RetentionPolicyRecord } from '../store/meta/meta-store.js';
+import { retentionRulesFrom, type RetentionRulesInput } from '../config/retention-rules.js';
 import { assertTagPattern } from '../oci/tag-patterns.js';
 import type { OrgRecord, Principal, Role, TokenRecord, UserRecord, Visibility } from '../store/meta/account-store.js';
 import { EXTERNAL_PASSWORD, type AccountSignIn } from './account-sign-in.js';
@@ -309,6 +311,43 @@ export class Administration {
 
   private async quotaUsage(scope: QuotaScope): Promise<QuotaUsage> {
     return { bytes: await this.meta.quotas.storedBytes(scope), tags: await this.meta.quotas.tagCount(scope) };
+  }
+
+  // ------------------------------------------------------------------ retention policies
+
+  /** Sets (replaces) the retention policy of a namespace (`repository` null) or one repository in it; true when it is new. */
+  async setRetentionPolicy(actor: Actor, namespace: string, repository: string | null, given: RetentionRulesInput): Promise<{ created: boolean; policy: RetentionPolicyRecord }> {
+    await this.assertNamespaceAdmin(actor, namespace, repository, 'its retention policies');
+    const parsed = retentionRulesFrom(given);
+    if ('problem' in parsed) throw new RegistryError('INVALID', parsed.problem);
+    const created = await this.meta.retention.set(namespace, repository, parsed.rules);
+    return { created, policy: (await this.meta.retention.get(namespace, repository))! };
+  }
+
+  async removeRetentionPolicy(actor: Actor, namespace: string, repository: string | null): Promise<boolean> {
+    await this.assertNamespaceAdmin(actor, namespace, repository, 'its retention policies');
+    return this.meta.retention.remove(namespace, repository);
+  }
+
+  /** The policies of a namespace (its own and its repositories'), or of one repository (its own and the namespace's); all (namespace null) for system administrators. */
+  async retentionPolicies(actor: Actor, namespace: string | null, repository: string | null): Promise<RetentionPolicyRecord[]> {
+    if (namespace === null) {
+      this.assertSystemAdmin(actor);
+      return this.meta.retention.list();
+    }
+    await this.assertNamespaceKnown(namespace, repository);
+    if ((await this.policy.roleOnNamespace(actor, namespace)) === null && (repository === null || (await this.policy.roleOn(actor, repository)) === null)) {
+      throw denied(`only members of ${namespace} see its retention policies`);
+    }
+    const all = await this.meta.retention.list(namespace);
+    return repository === null ? all : all.filter((p) => p.repository === null || p.repository === repository);
+  }
+
+  /** Running retention: for everything (or a repository outside namespaces) system administrators, for a namespace or a repository in it its admins. */
+  async assertMayRunRetention(actor: Actor, namespace: string | null, repository: string | null): Promise<void> {
+    if (namespace === null) return this.assertSystemAdmin(actor);
+    await this.assertNamespaceKnown(namespace, repository);
+    if ((await this.policy.roleOnNamespace(actor, namespace)) !== 'admin') throw denied(`only admins of ${namespace} may run retention there`);
   }
 
   // ------------------------------------------------------------------ robots

@@ -28,6 +28,22 @@ export interface Quota {
   limits: { bytes: number | null; tags: number | null };
   usage: { bytes: number; tags: number };
 }
+
+/** Retention rules as the admin API speaks them: durations as 30d, 12h; null where a rule is not set. */
+export interface RetentionRulesOut { keepLast: number | null; match: string | null; keepWithin: string | null; keep: string | null; untaggedOlderThan: string | null }
+export interface RetentionPolicy extends RetentionRulesOut { namespace: string; repository: string | null; createdAt: string; updatedAt: string }
+export interface EffectiveRetention extends RetentionRulesOut { setOn: 'repository' | 'namespace' | 'configuration'; namespace: string | null; repository: string | null }
+export interface RetentionReport {
+  dryRun: boolean; namespace: string | null; repository: string | null; startedAt: string; durationMs: number; tagsRemoved: number; manifestsRemoved: number;
+  repositories: {
+    repository: string; policy: EffectiveRetention;
+    removedTags: { tag: string; digest: string; pushedAt: string }[];
+    keptTags: { tag: string; digest: string; pushedAt: string; reasons: string[] }[];
+    removedManifests: { digest: string; untaggedSince: string }[];
+    keptManifests: { digest: string; untaggedSince: string; neededBy: string; as: 'child' | 'referrer' }[];
+    error?: string;
+  }[];
+}
 export interface AuditEntry {
   id: number; at: string; actor: string; actorKind: string; remote: string; action: string; target: string;
   outcome: 'ok' | 'denied' | 'failed'; detail: unknown;
@@ -235,6 +251,21 @@ export class AdminClient {
     return this.call('DELETE', `/namespaces/${seg(namespace)}/quota${repository === undefined ? '' : `?${new URLSearchParams({ repository })}`}`);
   }
   async quotas(): Promise<Quota[]> { return (await this.call<Page<Quota>>('GET', '/quotas')).items; }
+  // Retention policies on a namespace or one repository in it (its full name), and runs.
+  /** Every policy of the registry and the configuration's default (no namespace), or a namespace's (one repository's) and the one in effect. */
+  retention(namespace?: string, repository?: string): Promise<{ items: RetentionPolicy[]; effective?: EffectiveRetention | null; default?: EffectiveRetention | null }> {
+    if (namespace === undefined) return this.call('GET', '/retention');
+    return this.call('GET', `/namespaces/${seg(namespace)}/retention${repository === undefined ? '' : `?${new URLSearchParams({ repository })}`}`);
+  }
+  setRetention(namespace: string, rules: Partial<Record<keyof RetentionRulesOut, string | number>>, repository?: string): Promise<RetentionPolicy> {
+    return this.call('PUT', `/namespaces/${seg(namespace)}/retention`, { ...rules, ...(repository === undefined ? {} : { repository }) });
+  }
+  unsetRetention(namespace: string, repository?: string): Promise<void> {
+    return this.call('DELETE', `/namespaces/${seg(namespace)}/retention${repository === undefined ? '' : `?${new URLSearchParams({ repository })}`}`);
+  }
+  runRetention(scope: { namespace?: string; repository?: string }, dryRun: boolean): Promise<RetentionReport> {
+    return this.call('POST', '/retention/run', { ...scope, dryRun });
+  }
 
   // Personal access tokens.
   async tokens(): Promise<AdminToken[]> { return (await this.call<Page<AdminToken>>('GET', '/tokens')).items; }

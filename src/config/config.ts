@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { WharfError } from '../oci/errors.js';
 import { isValidTagPattern } from '../oci/tag-patterns.js';
+import { retentionRulesFrom } from './retention-rules.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -86,6 +87,27 @@ export const configSchema = z.object({
       .refine((ps) => ps.every(isValidTagPattern), 'expected tag patterns: the characters of a tag and the wildcards * and ?')
       .default([]),
   }).strict().default({ patterns: [] }),
+  // Retention (config/retention-rules.ts): the policy of repositories without one of their own or their
+  // namespace's (none by default), and how often the retention job applies policies.
+  retention: z.object({
+    /** 0 or off: the job never runs (runs through the admin API still do). */
+    interval: z.union([z.literal('off'), duration]).transform((v) => (v === 'off' ? 0 : v)).default(3_600_000),
+    default: z.object({
+      keepLast: z.coerce.number().optional(),
+      match: z.string().optional(),
+      keepWithin: z.union([z.string(), z.number()]).optional(),
+      keep: z.string().optional(),
+      untaggedOlderThan: z.union([z.string(), z.number()]).optional(),
+    }).strict().optional().transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const r = retentionRulesFrom(v);
+      if ('problem' in r) {
+        ctx.addIssue({ code: 'custom', message: r.problem });
+        return z.NEVER;
+      }
+      return r.rules;
+    }),
+  }).strict().default({ interval: 3_600_000, default: undefined }),
   auth: z.object({
     // Unset: htpasswd when a file is named, else none (an open registry), as registry:2 decides it.
     mode: z.enum(['none', 'htpasswd', 'certificate', 'builtin']).optional(),
@@ -151,6 +173,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.bucket', 'storage.s3.prefix', 'storage.s3.accessKeyId', 'storage.s3.secretAccessKey', 'storage.s3.forcePathStyle', 'storage.s3.redirect',
   'meta.driver', 'meta.postgres.url', 'meta.postgres.maxConnections',
   'uploads.ttl', 'uploads.sweepInterval', 'gc.interval', 'gc.gracePeriod', 'gc.untagged', 'history.keep', 'manifests.maxSize', 'shutdown.timeout', 'immutable.patterns',
+  'retention.interval', 'retention.default.keepLast', 'retention.default.match', 'retention.default.keepWithin', 'retention.default.keep', 'retention.default.untaggedOlderThan',
   'auth.mode', 'auth.htpasswd.path', 'auth.htpasswd.realm', 'auth.htpasswd.admins',
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',

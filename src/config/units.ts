@@ -41,3 +41,18 @@ export function formatSize(bytes: number): string {
   while (Math.abs(v) >= 1024 && i < SIZE_NAMES.length - 1) { v /= 1024; i++; }
   return `${i === 0 ? v : Number(v.toFixed(1))} ${SIZE_NAMES[i]}`;
 }
+
+const durationParts: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]];
+
+/** A duration as parseDuration reads it back, in the largest units that fit: 90000000 -> "1d1h". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of durationParts) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}

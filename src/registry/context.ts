@@ -7,6 +7,7 @@ import { assertName } from '../oci/names.js';
 import { ManifestCache } from './manifest-cache.js';
 import { RegistryEvents } from './events.js';
 import { ImmutableTags } from './immutable-tags.js';
+import type { RetentionRules } from '../config/retention-rules.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
@@ -15,6 +16,8 @@ export interface RegistryLimits {
   historyKeepMs: number;
   /** Immutable tag patterns for every repository (configuration: immutable.patterns). */
   immutableTagPatterns?: readonly string[];
+  /** The retention policy of repositories without one of their own or their namespace's (retention.default). */
+  retentionDefault?: RetentionRules;
 }
 
 export class RegistryContext {

@@ -3,7 +3,7 @@ import { RegistryError } from '../oci/errors.js';
 import { digestOf, parseDigest, tryParseDigest } from '../oci/digest.js';
 import { assertName, assertTag, isValidTag } from '../oci/names.js';
 import { parseManifest } from '../oci/manifest.js';
-import type { ManifestRecord, ManifestRef } from '../store/meta/meta-store.js';
+import type { ManifestRecord, ManifestRef, MetaTx } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
@@ -159,10 +159,7 @@ export class ManifestService {
           const p = protects(tag);
           if (p !== null) throw immutableTagError(repository, tag, `deleting ${reference} would remove it`, p);
         }
-        if (!(await m.manifests.delete(repoId, reference))) return false;
-        await m.tags.deleteAllOn(repoId, reference);
-        await m.blobs.unlink(repoId, reference);
-        return true;
+        return removeManifest(m, repoId, reference);
       });
       if (!removed) throw new RegistryError('MANIFEST_UNKNOWN');
       this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference, actor });
@@ -177,6 +174,17 @@ export class ManifestService {
       this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference, actor });
     }
   }
+}
+
+/**
+ * Inside a unit of work holding the repository's lock: removes the manifest, the tags on it (recorded in
+ * history) and the link of its bytes (garbage collection frees them); false when there is no such manifest.
+ */
+export async function removeManifest(m: MetaTx, repoId: number, digest: string): Promise<boolean> {
+  if (!(await m.manifests.delete(repoId, digest))) return false;
+  await m.tags.deleteAllOn(repoId, digest);
+  await m.blobs.unlink(repoId, digest);
+  return true;
 }
 
 function unique(xs: string[]): string[] {

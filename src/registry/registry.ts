@@ -8,6 +8,7 @@ import { ManifestService } from './manifests.js';
 import { ListingService } from './listing.js';
 import { DEFAULT_HISTORY_KEEP_MS, TagHistoryService } from './tag-history.js';
 import { checkReadiness, type Readiness } from './readiness.js';
+import { RetentionService } from './retention.js';
 
 export class Registry {
   readonly ctx: RegistryContext;
@@ -15,6 +16,7 @@ export class Registry {
   readonly manifests: ManifestService;
   readonly listing: ListingService;
   readonly history: TagHistoryService;
+  readonly retention: RetentionService;
 
   constructor(blobStore: BlobStore, meta: MetaStore, limits: Partial<RegistryLimits> & Pick<RegistryLimits, 'maxManifestBytes'>, clock: Clock) {
     this.ctx = new RegistryContext(blobStore, meta, { historyKeepMs: DEFAULT_HISTORY_KEEP_MS, ...limits }, clock);
@@ -22,6 +24,7 @@ export class Registry {
     this.manifests = new ManifestService(this.ctx);
     this.listing = new ListingService(this.ctx);
     this.history = new TagHistoryService(this.ctx);
+    this.retention = new RetentionService(this.ctx);
   }
 
   /** Whether the database and the blob store answer (GET /readyz). */

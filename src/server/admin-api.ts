@@ -1,5 +1,5 @@
 // The admin REST API under /api/v1 (auth.mode builtin): users, organizations, teams, memberships, role
-// grants, robots, personal access tokens, repository visibility, immutable tags, quotas, signing keys and the audit log. JSON in
+// grants, robots, personal access tokens, repository visibility, immutable tags, quotas, retention, signing keys and the audit log. JSON in
 // and out; one route table holds each route's schemas, which both validate requests and make the
 // OpenAPI 3.1 document at /api/v1/openapi.json. Errors have the registry's JSON shape
 // ({"errors":[{"code","message","detail"}]}). Callers sign in with Basic credentials (a password, an
@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { Administration, type Actor, type PrincipalRef } from '../access/administration.js';
 import { parseBasic } from '../access/basic-auth.js';
 import type { BuiltinAccessController } from '../access/builtin.js';
+import { namespaceOf } from '../access/roles.js';
+import { retentionRulesJson } from '../config/retention-rules.js';
+import type { Registry } from '../registry/registry.js';
 import { RegistryError } from '../oci/errors.js';
 import type { AuditTrail } from './audit-trail.js';
 import { parseJsonBody, readBoundedBody, validate } from './http-utils.js';
@@ -52,7 +55,7 @@ function principalOf(p: z.infer<typeof S.principal>): PrincipalRef {
 }
 
 /** `documented`: routes served elsewhere under the prefix that the OpenAPI document also describes. */
-export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail, documented: readonly ApiRoute[] = []): void {
+export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail, registry: Registry, documented: readonly ApiRoute[] = []): void {
   const admin = new Administration(controller.meta, controller.signIn, controller.clock);
   const listed = <T>(items: T[], limit: number, key: (t: T) => string): { items: T[]; next: string | null } =>
     ({ items, next: items.length === limit ? key(items[items.length - 1]!) : null });
@@ -206,6 +209,46 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
         const ns = params.namespace!;
         if (!(await admin.removeQuota(actor, { namespace: ns, repository: q.repository ?? null }))) throw new RegistryError('NOT_FOUND', `no quota on ${q.repository ?? ns}`);
         return { status: 204, audit: { action: 'quota.unset', target: q.repository ?? ns } };
+      } },
+    // Retention policies: on a namespace or one repository in it (its admins decide; its members see them), and runs.
+    { method: 'GET', path: '/retention', summary: 'Every retention policy of the registry, and the configuration\'s default (system administrators)', response: S.allRetentionPolicies,
+      handle: async ({ actor }) => {
+        const items = (await admin.retentionPolicies(actor, null, null)).map(S.retentionPolicyOut);
+        return { body: { items, default: await registry.retention.policyFor(null, null) } };
+      } },
+    { method: 'GET', path: '/namespaces/{namespace}/retention', summary: 'The retention policies of a namespace, or of one repository in it (repository), and the one in effect', query: S.retentionQuery, response: S.retentionPolicyList,
+      handle: async ({ actor, params, query }) => {
+        const q = S.retentionQuery.parse(Object.fromEntries(query));
+        const items = (await admin.retentionPolicies(actor, params.namespace!, q.repository ?? null)).map(S.retentionPolicyOut);
+        return { body: { items, effective: await registry.retention.policyFor(params.namespace!, q.repository ?? null) } };
+      } },
+    { method: 'PUT', path: '/namespaces/{namespace}/retention', summary: 'Set (replace) the retention policy of the namespace or one repository in it (201 when new, 200 when replaced)', body: S.newRetentionPolicy, response: S.retentionPolicy, status: 201,
+      handle: async ({ actor, params, body }) => {
+        const { repository, ...rules } = body as z.infer<typeof S.newRetentionPolicy>;
+        const ns = params.namespace!;
+        const { created, policy } = await admin.setRetentionPolicy(actor, ns, repository ?? null, rules);
+        return { status: created ? 201 : 200, body: S.retentionPolicyOut(policy), audit: { action: 'retention.set', target: repository ?? ns, detail: { ...retentionRulesJson(policy.rules) } } };
+      } },
+    { method: 'DELETE', path: '/namespaces/{namespace}/retention', summary: 'Remove the retention policy of the namespace, or of one repository in it (repository)', query: S.retentionQuery, status: 204,
+      handle: async ({ actor, params, query }) => {
+        const q = S.retentionQuery.parse(Object.fromEntries(query));
+        const ns = params.namespace!;
+        if (!(await admin.removeRetentionPolicy(actor, ns, q.repository ?? null))) throw new RegistryError('NOT_FOUND', `no retention policy on ${q.repository ?? ns}`);
+        return { status: 204, audit: { action: 'retention.unset', target: q.repository ?? ns } };
+      } },
+    { method: 'POST', path: '/retention/run', summary: 'Apply retention now, or (dryRun) list what would go: everywhere, in a namespace, or in one repository', body: S.retentionRun, response: S.retentionReport,
+      handle: async ({ actor, body }) => {
+        const b = body as z.infer<typeof S.retentionRun>;
+        const ns = b.repository === undefined ? b.namespace ?? null : namespaceOf(b.repository);
+        if (b.repository !== undefined && b.namespace !== undefined && ns !== b.namespace) {
+          throw new RegistryError('INVALID', `repository ${JSON.stringify(b.repository.slice(0, 300))} is not in ${b.namespace}`);
+        }
+        await admin.assertMayRunRetention(actor, ns, b.repository ?? null);
+        const report = await registry.retention.run(b.repository === undefined ? { namespace: b.namespace } : { repository: b.repository }, b.dryRun === true);
+        return {
+          body: report,
+          audit: { action: 'retention.run', target: b.repository ?? b.namespace ?? '*', detail: { dryRun: report.dryRun, tagsRemoved: report.tagsRemoved, manifestsRemoved: report.manifestsRemoved } },
+        };
       } },
 
     // Repository visibility (the path holds slashes: the name is a query parameter).

@@ -2,8 +2,9 @@
 // admin-openapi.ts, are the OpenAPI document. Times are ISO 8601 strings; absent ones are null.
 import { z } from 'zod';
 import type { AuditRecord, OrgRecord, TokenRecord, UserRecord } from '../store/meta/account-store.js';
-import type { ImmutableTagRule } from '../store/meta/meta-store.js';
+import type { ImmutableTagRule, RetentionPolicyRecord } from '../store/meta/meta-store.js';
 import { parseSize } from '../config/units.js';
+import { MAX_KEEP_LAST, MAX_TAG_REGEX, retentionRulesJson } from '../config/retention-rules.js';
 
 export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -79,6 +80,47 @@ export const quota = z.object({
   usage: z.object({ bytes: z.number(), tags: z.number() }),
 });
 export const quotaList = list(quota);
+// Retention policies (config/retention-rules.ts): regular expressions over the whole tag; durations as 30d,
+// 12h or 1h30m (or milliseconds); a rule left out or null is not set.
+const durationIn = z.union([z.string().min(1).max(50), z.number().int().min(0)]);
+const tagRegexIn = z.string().min(1).max(MAX_TAG_REGEX);
+export const newRetentionPolicy = z.object({
+  repository: name.optional(),
+  keepLast: z.number().int().min(1).max(MAX_KEEP_LAST).nullish(),
+  match: tagRegexIn.nullish(),
+  keepWithin: durationIn.nullish(),
+  keep: tagRegexIn.nullish(),
+  untaggedOlderThan: durationIn.nullish(),
+}).strict();
+export const retentionQuery = z.object({ repository: name.optional() }).strict();
+const retentionRules = {
+  keepLast: z.number().nullable(), match: z.string().nullable(), keepWithin: z.string().nullable(), keep: z.string().nullable(), untaggedOlderThan: z.string().nullable(),
+};
+export const retentionPolicy = z.object({ namespace: z.string(), repository: z.string().nullable(), ...retentionRules, createdAt: z.string(), updatedAt: z.string() });
+export const retentionPolicyOut = (p: RetentionPolicyRecord): z.infer<typeof retentionPolicy> => ({
+  namespace: p.namespace, repository: p.repository, ...retentionRulesJson(p.rules), createdAt: time(p.createdAt)!, updatedAt: time(p.updatedAt)!,
+});
+/** The policy in effect (a repository's own, its namespace's, or the configuration's), or null. */
+const effectiveRetention = z.object({
+  setOn: z.enum(['repository', 'namespace', 'configuration']), namespace: z.string().nullable(), repository: z.string().nullable(), ...retentionRules,
+});
+export const retentionPolicyList = z.object({ items: z.array(retentionPolicy), effective: effectiveRetention.nullable() });
+export const allRetentionPolicies = z.object({ items: z.array(retentionPolicy), default: effectiveRetention.nullable() });
+export const retentionRun = z.object({ namespace: name.optional(), repository: name.optional(), dryRun: z.boolean().optional() }).strict();
+const plannedTag = { tag: z.string(), digest: z.string(), pushedAt: z.string() };
+export const retentionReport = z.object({
+  dryRun: z.boolean(), namespace: z.string().nullable(), repository: z.string().nullable(), startedAt: z.string(), durationMs: z.number(),
+  tagsRemoved: z.number(), manifestsRemoved: z.number(),
+  repositories: z.array(z.object({
+    repository: z.string(),
+    policy: effectiveRetention,
+    removedTags: z.array(z.object(plannedTag)),
+    keptTags: z.array(z.object({ ...plannedTag, reasons: z.array(z.enum(['keep-last', 'keep-within', 'keep', 'immutable'])) })),
+    removedManifests: z.array(z.object({ digest: z.string(), untaggedSince: z.string() })),
+    keptManifests: z.array(z.object({ digest: z.string(), untaggedSince: z.string(), neededBy: z.string(), as: z.enum(['child', 'referrer']) })),
+    error: z.string().optional(),
+  })),
+});
 
 export const token = z.object({
   id: z.number(), name: z.string(), actions: z.array(action).nullable(), createdAt: z.string(), expiresAt: nullableTime,

@@ -127,7 +127,7 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     audit = new AuditTrail(controller.meta, app.log);
     audit.follow(registry.events);
     registerTokenApi(app, controller, audit);
-    registerAdminApi(app, controller, audit, REPOSITORY_API_DOC);
+    registerAdminApi(app, controller, audit, registry, REPOSITORY_API_DOC);
   } else {
     serveOpenApi(app, REPOSITORY_API_DOC);
   }

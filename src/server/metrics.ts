@@ -45,6 +45,7 @@ export class WharfMetrics {
   private readonly gcManifestsDeleted: Counter;
   private readonly namespaceStorage: Gauge<'namespace'>;
   private storage: StorageWatch | null = null;
+  private readonly retentionRemovals: Counter<'kind'>;
   /** route template -> route label (a fixed set of templates: bounded). */
   private readonly templateGroups = new Map<string | undefined, string>();
   /** route -> method -> status -> child. */
@@ -74,6 +75,8 @@ export class WharfMetrics {
       // Not awaited: the scrape answers with the values at hand.
       collect: () => { this.refreshStorage(); },
     });
+    this.retentionRemovals = new Counter({ name: 'wharf_retention_removed_total', help: 'Tags and untagged manifests retention policies removed', labelNames: ['kind'], registers });
+    for (const kind of ['tag', 'manifest']) this.retentionRemovals.inc({ kind }, 0);
   }
 
   /**
@@ -114,6 +117,11 @@ export class WharfMetrics {
     this.gcBytesFreed.inc(r.bytesFreed);
     this.gcBlobsDeleted.inc(r.blobsDeleted + r.orphanObjects.count);
     this.gcManifestsDeleted.inc(r.manifestsDeleted);
+  }
+
+  /** A tag or an untagged manifest retention removed. */
+  retentionRemoved(kind: 'tag' | 'manifest'): void {
+    this.retentionRemovals.inc({ kind });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -10,6 +10,8 @@ import { Registry } from '../registry/registry.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import { uploadSweepJob } from '../jobs/upload-sweep.js';
 import { gcJob, GC_JOB } from '../jobs/gc-job.js';
+import { retentionJob } from '../jobs/retention-job.js';
+import { isRetentionEvent } from '../registry/retention.js';
 import { WHARF_VERSION } from '../config/version.js';
 import { listenMetrics, WharfMetrics } from './metrics.js';
 import { buildApp } from './app.js';
@@ -40,7 +42,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const clock = systemClock;
   const { dataDir, blobs: blobStore, meta } = await openStores(config, clock);
-  const registry = new Registry(blobStore, meta, { maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep, immutableTagPatterns: config.immutable.patterns }, clock);
+  const registry = new Registry(blobStore, meta, {
+    maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep, immutableTagPatterns: config.immutable.patterns,
+    retentionDefault: config.retention.default,
+  }, clock);
   // One logger for the HTTP layer and the access controller (whose failed-login lines name only the user and address).
   const logger = pino(loggerOptions(config));
   let accessController;
@@ -85,6 +90,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics?.gcCollected(report);
     app.log.info({ report }, 'garbage collected');
   }));
+  if (config.retention.interval > 0) {
+    jobs.register(retentionJob(registry.retention, Math.max(1000, config.retention.interval), (report) => {
+      if (report.tagsRemoved + report.manifestsRemoved > 0) {
+        app.log.info({ repositories: report.repositories.length, tagsRemoved: report.tagsRemoved, manifestsRemoved: report.manifestsRemoved }, 'retention applied');
+      }
+    }));
+  }
+  // What retention removes, whether the job or the admin API ran it.
+  if (metrics) registry.events.on('event', (e) => { if (isRetentionEvent(e)) metrics.retentionRemoved(e.type === 'tag.deleted' ? 'tag' : 'manifest'); });
   // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
   await jobs.runNow('upload-sweep');
   jobs.start();

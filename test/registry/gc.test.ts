@@ -6,27 +6,12 @@ import { collectGarbage, type GcOptions, type GcReport } from '../../src/registr
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import { ANONYMOUS as actor } from '../../src/access/access-controller.js';
-import type { Registry } from '../../src/registry/registry.js';
-import { bytesOf, code, pushBlob, pushImage, streamOf, testRegistry, type TestRegistry } from './lib.js';
+import { bytesOf, code, pushBlob, pushImage, pushIndex, referrerOf, streamOf, testRegistry, type TestRegistry } from './lib.js';
 
 const GRACE = 60_000;
 
 function gc(t: TestRegistry, o: Partial<GcOptions> = {}): Promise<GcReport> {
   return collectGarbage({ blobs: t.blobs, meta: t.meta, clock: t.clock }, { dryRun: false, untagged: false, gracePeriodMs: GRACE, ...o });
-}
-
-async function pushIndex(r: Registry, repo: string, tag: string | null, children: { digest: string; bytes: Buffer }[]): Promise<string> {
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MediaTypes.ociIndex,
-    manifests: children.map((c) => ({ mediaType: MediaTypes.ociManifest, digest: c.digest, size: c.bytes.length, platform: { os: 'linux', architecture: 'amd64' } })),
-  }));
-  const digest = digestOf(bytes);
-  await r.manifests.put(repo, tag ?? digest, bytes, MediaTypes.ociIndex, actor);
-  return digest;
-}
-
-function referrerOf(subject: { digest: string; bytes: Buffer }): Record<string, unknown> {
-  return { artifactType: 'application/vnd.example.sig', subject: { mediaType: MediaTypes.ociManifest, digest: subject.digest, size: subject.bytes.length } };
 }
 
 /** The layer and config digests pushImage makes for a seed. */

@@ -50,3 +50,19 @@ export async function pushImage(r: Registry, repo: string, tag: string | null, s
   await r.manifests.put(repo, tag ?? digest, bytes, MediaTypes.ociManifest, actor);
   return { digest, bytes };
 }
+
+/** An OCI index over manifests already pushed to `repo`, under `tag` (or its digest when null); its digest. */
+export async function pushIndex(r: Registry, repo: string, tag: string | null, children: { digest: string; bytes: Buffer }[]): Promise<string> {
+  const bytes = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MediaTypes.ociIndex,
+    manifests: children.map((c) => ({ mediaType: MediaTypes.ociManifest, digest: c.digest, size: c.bytes.length, platform: { os: 'linux', architecture: 'amd64' } })),
+  }));
+  const digest = digestOf(bytes);
+  await r.manifests.put(repo, tag ?? digest, bytes, MediaTypes.ociIndex, actor);
+  return digest;
+}
+
+/** The fields that make pushImage's manifest a referrer of `subject` (a signature). */
+export function referrerOf(subject: { digest: string; bytes: Buffer }): Record<string, unknown> {
+  return { artifactType: 'application/vnd.example.sig', subject: { mediaType: MediaTypes.ociManifest, digest: subject.digest, size: subject.bytes.length } };
+}

@@ -5,10 +5,11 @@ import { usageExitCodes } from './admin-common.js';
 import { registerOrgs, registerTeams, registerUsers } from './admin-accounts.js';
 import { registerAudit, registerGrants, registerImmutable, registerRepos, registerRobots, registerTokens } from './admin-access.js';
 import { registerQuota } from './admin-quota.js';
+import { registerRetention } from './admin-retention.js';
 
 export function registerAdmin(program: Command): void {
   // Set before the subcommands are made: they inherit it.
-  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, quotas, audit'));
+  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, quotas, retention, audit'));
   registerUsers(admin);
   registerOrgs(admin);
   registerTeams(admin);
@@ -18,5 +19,6 @@ export function registerAdmin(program: Command): void {
   registerRepos(admin);
   registerImmutable(admin);
   registerQuota(admin);
+  registerRetention(admin);
   registerAudit(admin);
 }

@@ -6,6 +6,7 @@
 // Time: implementations stamp rows with their injected Clock, never with the wall clock.
 import type { UploadPosition } from '../blobs/blob-store.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
+import type { RetentionRules } from '../../config/retention-rules.js';
 
 export type { UploadPosition };
 
@@ -188,6 +189,15 @@ export interface QuotaRecord extends QuotaScope, QuotaLimits {
   updatedAt: number;
 }
 
+/** A retention policy (config/retention-rules.ts), set on a whole namespace (`repository` null) or on one repository in it. */
+export interface RetentionPolicyRecord {
+  namespace: string;
+  repository: string | null;
+  rules: RetentionRules;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** What a scope holds, as quotas count it. */
 export interface QuotaUsage {
   bytes: number;
@@ -216,6 +226,28 @@ export interface QuotaStore {
   holds(scope: QuotaScope, digest: string): Promise<boolean>;
   /** Stored bytes of every namespace that has a repository (the storage metric), by namespace. */
   bytesByNamespace(): Promise<Map<string, number>>;
+}
+
+/** One repository as a retention run reads it (registry/retention-plan.ts). */
+export interface RetentionContents {
+  /** Each tag with the time it last moved to its digest (when it was pushed, as retention counts). */
+  tags: { tag: string; digest: string; pushedAt: number }[];
+  manifests: { digest: string; createdAt: number; subject: string | null }[];
+  /** Index -> child manifest references. */
+  children: { from: string; to: string }[];
+  /** Per digest, the last time a tag left it (from tag history); absent when none did. */
+  untaggedAt: Map<string, number>;
+}
+
+export interface RetentionStore {
+  /** Sets (replaces) the policy; true when there was none before. The first one's createdAt stays. */
+  set(namespace: string, repository: string | null, rules: RetentionRules): Promise<boolean>;
+  get(namespace: string, repository: string | null): Promise<RetentionPolicyRecord | null>;
+  remove(namespace: string, repository: string | null): Promise<boolean>;
+  /** The policies of a namespace (on it and on its repositories), or of every namespace; by namespace, repository. */
+  list(namespace?: string): Promise<RetentionPolicyRecord[]>;
+  /** What a plan reads of the repository; read it under the repository's lock. */
+  contents(repoId: number): Promise<RetentionContents>;
 }
 
 export interface LeaseStore {
@@ -287,6 +319,7 @@ export interface MetaTx {
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
   readonly quotas: QuotaStore;
+  readonly retention: RetentionStore;
   // Who may do what (account-store.ts).
   readonly users: UserStore;
   readonly orgs: OrgStore;

@@ -202,4 +202,17 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      updated_at BIGINT NOT NULL,
      PRIMARY KEY (namespace, repository)
    );`,
+  // Retention policies: on a namespace (repository '') or one repository (its full name); a rule not set is NULL.
+  () => `CREATE TABLE retention_policies (
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     keep_last INTEGER,
+     match_tags TEXT,
+     keep_within BIGINT,
+     keep_tags TEXT,
+     untagged_older_than BIGINT,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     PRIMARY KEY (namespace, repository)
+   );`,
 ];

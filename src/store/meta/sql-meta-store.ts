@@ -11,12 +11,14 @@ import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, Use
 import { NO_LIMIT, upsert } from './dialect.js';
 import { SqlImmutableTags } from './sql-policy-stores.js';
 import { SqlQuotas } from './sql-quota-store.js';
+import { SqlRetention } from './sql-retention-store.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
   blobLock, repositoryLock,
   type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type HistoryPage, type ImmutableTagStore, type Lease, type LeaseStore,
   type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type QuotaStore, type RepositoryGraph, type RepositoryStore,
+  type RetentionStore,
   type StoredManifest, type TagHistoryEntry, type TagStore,
   type UploadPosition, type UploadRecord, type UploadStore,
 } from './meta-store.js';
@@ -455,6 +457,7 @@ class SqlView implements MetaTx {
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
   readonly quotas: QuotaStore;
+  readonly retention: RetentionStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -473,6 +476,7 @@ class SqlView implements MetaTx {
     this.gc = new SqlGc(d);
     this.immutableTags = new SqlImmutableTags(d);
     this.quotas = new SqlQuotas(d);
+    this.retention = new SqlRetention(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);
