@@ -9,6 +9,7 @@ import type { Clock } from '../../config/clock.js';
 import type { AuditStore, GrantStore, OrgStore, SigningKeyStore, TokenStore, UserStore, VisibilityStore } from './account-store.js';
 import { NO_LIMIT, upsert } from './dialect.js';
 import { SqlImmutableTags } from './sql-policy-stores.js';
+import { SqlWebhooks } from './sql-webhook-store.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
@@ -16,7 +17,7 @@ import {
   type BlobLink, type BlobLinkStore, type GcRunRecord, type GcStore, type HistoryPage, type ImmutableTagStore, type Lease, type LeaseStore,
   type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type RepositoryGraph, type RepositoryStore,
   type StoredManifest, type TagHistoryEntry, type TagStore,
-  type UploadPosition, type UploadRecord, type UploadStore,
+  type UploadPosition, type UploadRecord, type UploadStore, type WebhookStore,
 } from './meta-store.js';
 
 // Quoted aliases keep their case in PostgreSQL too.
@@ -452,6 +453,7 @@ class SqlView implements MetaTx {
   readonly leases: LeaseStore;
   readonly gc: GcStore;
   readonly immutableTags: ImmutableTagStore;
+  readonly webhooks: WebhookStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -469,6 +471,7 @@ class SqlView implements MetaTx {
     this.leases = new SqlLeases(d);
     this.gc = new SqlGc(d);
     this.immutableTags = new SqlImmutableTags(d);
+    this.webhooks = new SqlWebhooks(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);
