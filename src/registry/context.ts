@@ -7,6 +7,7 @@ import { assertName } from '../oci/names.js';
 import { ManifestCache } from './manifest-cache.js';
 import { RegistryEvents } from './events.js';
 import { ImmutableTags } from './immutable-tags.js';
+import { WebhookEvents } from './webhook-events.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
@@ -21,9 +22,11 @@ export class RegistryContext {
   readonly manifestCache = new ManifestCache(64 << 20);
   readonly events = new RegistryEvents();
   readonly immutableTags: ImmutableTags;
+  readonly webhooks: WebhookEvents;
 
   constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits, readonly clock: Clock) {
     this.immutableTags = new ImmutableTags(limits.immutableTagPatterns);
+    this.webhooks = new WebhookEvents(meta, clock);
   }
 
   /** Id of an existing repository, or NAME_UNKNOWN. */

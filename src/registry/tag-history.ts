@@ -10,6 +10,7 @@ import { assertTag } from '../oci/names.js';
 import { repositoryLock, type HistoryPage, type MetaTx, type TagHistoryEntry } from '../store/meta/meta-store.js';
 import type { RegistryContext } from './context.js';
 import type { Actor } from './events.js';
+import { recordEvents } from './webhook-events.js';
 
 /** history.keep's default: 14 days. */
 export const DEFAULT_HISTORY_KEEP_MS = 14 * 24 * 3_600_000;
@@ -64,6 +65,7 @@ export class TagHistoryService {
     assertTag(tag);
     if ('digest' in target) parseDigest(target.digest);
     const repoId = await this.ctx.existingRepo(repository);
+    let recorded = 0;
     const restored = await this.ctx.meta.tx(async (m) => {
       // Decided and moved under the repository's lock: a collection cannot remove the manifest in between.
       await m.lock(repositoryLock(repoId));
@@ -81,8 +83,16 @@ export class TagHistoryService {
         if (p !== null) throw immutableTagError(repository, tag, `it points at ${current.digest} and cannot be restored to ${manifest.digest}`, p);
       }
       await m.tags.move(repoId, tag, manifest.digest);
+      // For webhooks a restore is a tag move (an undelete too: from no digest), announced in this unit of work.
+      if (current === null || current.digest !== manifest.digest) {
+        recorded = await recordEvents(m, [{
+          type: 'io.wharf.tag.moved', repository, digest: manifest.digest, tag, previousDigest: current?.digest ?? null,
+          mediaType: manifest.mediaType, size: manifest.size, actor,
+        }]);
+      }
       return manifest;
     });
+    this.ctx.webhooks.recorded(recorded);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest: restored.digest, tag, mediaType: restored.mediaType, actor });
     return { digest: restored.digest, mediaType: restored.mediaType };
   }
