@@ -13,7 +13,7 @@ import { AllowAllAccessController } from '../access/allow-all.js';
 import { BuiltinAccessController } from '../access/builtin.js';
 import { AuditTrail } from './audit-trail.js';
 import { registerTokenApi } from './token-api.js';
-import { registerAdminApi } from './admin-api.js';
+import { registerAdminApi, type WebhookAdminDeps } from './admin-api.js';
 import { registerRepositoryApi } from './repository-api.js';
 import { registerMetrics, type WharfMetrics } from './metrics.js';
 
@@ -33,6 +33,8 @@ export interface AppOptions {
   https?: SecureServerOptions;
   /** Record request metrics; with `serve`, answer GET /metrics here too. */
   metrics?: { metrics: WharfMetrics; serve: boolean };
+  /** Webhook delivery (auth.mode builtin): the admin API's test delivery. */
+  webhooks?: Pick<WebhookAdminDeps, 'test'>;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
@@ -127,7 +129,8 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     audit = new AuditTrail(controller.meta, app.log);
     audit.follow(registry.events);
     registerTokenApi(app, controller, audit);
-    registerAdminApi(app, controller, audit);
+    const webhooks = opts.webhooks;
+    registerAdminApi(app, controller, audit, webhooks && { test: (w, actor, origin) => webhooks.test(w, actor, origin), changed: () => registry.webhooks.refreshPullSubscriptions() });
   }
   const access = accessCheck(controller, audit);
   registerDistributionApi(app, registry, access);
