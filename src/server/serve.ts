@@ -10,6 +10,8 @@ import { Registry } from '../registry/registry.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import { uploadSweepJob } from '../jobs/upload-sweep.js';
 import { gcJob, GC_JOB } from '../jobs/gc-job.js';
+import { WebhookDispatcher } from '../jobs/webhook-dispatcher.js';
+import { WebhookSender } from '../jobs/webhook-sender.js';
 import { WHARF_VERSION } from '../config/version.js';
 import { listenMetrics, WharfMetrics } from './metrics.js';
 import { buildApp } from './app.js';
@@ -58,7 +60,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   // Metrics on: recorded always; served here unless metrics.addr gives them their own listener.
   const metrics = config.metrics.enabled ? new WharfMetrics(WHARF_VERSION) : null;
-  const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined });
+  // Webhooks: this process delivers the outbox too (claims keep processes apart), nudged after each commit that adds to it.
+  const webhookSender = new WebhookSender({ timeoutMs: config.webhooks.timeout, userAgent: `wharf/${WHARF_VERSION}` });
+  const webhooks = new WebhookDispatcher({
+    meta, sender: webhookSender, clock, timeoutMs: config.webhooks.timeout, maxAttempts: config.webhooks.maxAttempts, concurrency: config.webhooks.concurrency,
+    retry: { initialMs: config.webhooks.retry.initial, maxMs: config.webhooks.retry.max }, render: { source: config.webhooks.source },
+    onAttempt: metrics ? (outcome, ms) => metrics.webhookAttempted(outcome, ms) : undefined,
+    onError: (err) => logger.warn({ err }, 'webhook outbox not read or written'),
+  });
+  registry.webhooks.onRecorded(() => webhooks.nudge());
+  registry.webhooks.onPullError = (err) => logger.warn({ err }, 'pull events not recorded');
+  metrics?.watchWebhookOutbox(() => meta.webhooks.outbox.pending());
+  const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined, webhooks });
   let tlsWatcher: TlsWatcher | null = null;
   if (tlsEnabled(tls)) {
     const server = app.server as unknown as Http2SecureServer;
@@ -85,6 +98,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
   await jobs.runNow('upload-sweep');
   jobs.start();
+  // Who wants pulls, known before the first GET.
+  await registry.webhooks.refreshPullSubscriptions();
+  webhooks.start();
 
   let metricsServer: Server | null = null;
   if (metrics && config.metrics.addr !== undefined) {
@@ -95,6 +111,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app.log.info({ addr: listening.addr, url: `http://${listening.addr}/metrics` }, 'metrics listening');
     } catch (e) {
       await jobs.stop();
+      await webhooks.stop();
+      await webhookSender.close();
       tlsWatcher?.close();
       await accessController.close();
       await registry.close();
@@ -115,6 +133,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         await jobs.stop();
+        // No new claims; deliveries in flight end (each within webhooks.timeout). What is left waits in the outbox.
+        await webhooks.stop();
         tlsWatcher?.close();
         if (metricsServer) {
           const s = metricsServer;
@@ -124,6 +144,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await app.close();
         await accessController.close();
         await registry.close();
+        await webhookSender.close();
       })();
       return closing;
     },
