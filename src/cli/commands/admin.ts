@@ -4,10 +4,11 @@ import type { Command } from 'commander';
 import { usageExitCodes } from './admin-common.js';
 import { registerOrgs, registerTeams, registerUsers } from './admin-accounts.js';
 import { registerAudit, registerGrants, registerImmutable, registerRepos, registerRobots, registerTokens } from './admin-access.js';
+import { registerWebhooks } from './admin-webhooks.js';
 
 export function registerAdmin(program: Command): void {
   // Set before the subcommands are made: they inherit it.
-  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, audit'));
+  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, webhooks, audit'));
   registerUsers(admin);
   registerOrgs(admin);
   registerTeams(admin);
@@ -16,5 +17,6 @@ export function registerAdmin(program: Command): void {
   registerTokens(admin);
   registerRepos(admin);
   registerImmutable(admin);
+  registerWebhooks(admin);
   registerAudit(admin);
 }
