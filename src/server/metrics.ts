@@ -72,7 +72,7 @@ export class WharfMetrics {
       name: 'wharf_webhook_deliveries_total', help: 'Webhook delivery attempts by this process, by outcome (gave_up: the last attempt failed)',
       labelNames: ['outcome'], registers,
     });
-    for (const outcome of ['delivered', 'failed_attempt', 'gave_up'] satisfies DeliveryOutcome[]) this.webhookDeliveries.labels(outcome);
+    for (const outcome of ['delivered', 'failed_attempt', 'gave_up'] satisfies DeliveryOutcome[]) this.webhookDeliveries.inc({ outcome }, 0);
     this.webhookDuration = new Histogram({
       name: 'wharf_webhook_delivery_duration_seconds', help: 'Time a webhook delivery attempt took, answered or not',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
