@@ -207,6 +207,8 @@ describe('webhook dispatcher', () => {
         [2, 302, 'HTTP 302', 'failed_attempt'],
         [3, 302, 'HTTP 302', 'gave_up'],
       ]);
+      const timedOut = log[0]!.durationMs;
+      assert.ok(timedOut >= 290 && timedOut < 1_500, `the unanswered attempt was cut off at the timeout (${timedOut} ms)`);
       assert.equal(await s.meta.webhooks.outbox.pending(), 0, 'given up: out of the outbox, kept in the log');
       assert.ok(rx.got.slice(before).every((r) => r.path === '/hook'), 'nothing went to the redirect\'s target');
       rx.answer = (res) => { res.end('ok'); };
