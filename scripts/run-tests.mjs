@@ -106,7 +106,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 const logDir = mkdtempSync(join(tmpdir(), 'wharf-test-logs-'));
 process.env.WHARF_TEST_LOG_DIR = logDir;
 const SECRET_PATTERNS = [
-  [/wharf_(?:pat|rt|robot)_[A-Za-z0-9_-]{20,}/, 'a generated secret'],
+  [/wharf_(?:pat|rt|robot|whsec)_[A-Za-z0-9_-]{20,}/, 'a generated secret'],
   [/eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, 'a JWT'],
 ];
 /** A Basic credential: base64 that decodes to user:password. */

@@ -350,6 +350,18 @@ export class Administration {
     if ((await this.policy.roleOnNamespace(actor, namespace)) !== 'admin') throw denied(`only admins of ${namespace} may run retention there`);
   }
 
+  // ------------------------------------------------------------------ webhooks
+
+  /** Admins of the namespace (and system administrators) subscribe it, or one repository in it, to webhooks. */
+  async assertWebhookAdmin(actor: Actor, namespace: string, repository: string | null): Promise<void> {
+    await this.assertNamespaceAdmin(actor, namespace, repository, 'its webhooks');
+  }
+
+  /** Whether the actor administers the namespace (a subscription's, found by id: to others it does not exist). */
+  async administers(actor: Actor, namespace: string): Promise<boolean> {
+    return (await this.policy.roleOnNamespace(actor, namespace)) === 'admin';
+  }
+
   // ------------------------------------------------------------------ robots
 
   async createRobot(actor: Actor, orgName: string, name: string, expiresAt: number | null): Promise<CreatedSecret<{ name: string; expiresAt: number | null }>> {

@@ -48,6 +48,25 @@ export interface AuditEntry {
   id: number; at: string; actor: string; actorKind: string; remote: string; action: string; target: string;
   outcome: 'ok' | 'denied' | 'failed'; detail: unknown;
 }
+export type WebhookEvent = 'push' | 'delete' | 'pull' | 'tag-move';
+export type WebhookFormat = 'cloudevents' | 'distribution';
+export interface Webhook {
+  id: number; namespace: string; repository: string | null; url: string; events: WebhookEvent[]; repositories: string | null; tags: string | null;
+  format: WebhookFormat; enabled: boolean; secretFingerprint: string; createdAt: string; updatedAt: string;
+}
+/** The creation's answer: with the secret when the server generated it (this once). */
+export interface CreatedWebhook extends Webhook { secret?: string }
+export interface NewWebhookRequest {
+  url: string; events: WebhookEvent[]; repository?: string; repositories?: string; tags?: string; format?: WebhookFormat; secret?: string; enabled?: boolean;
+}
+export interface WebhookChanges {
+  url?: string; events?: WebhookEvent[]; repositories?: string | null; tags?: string | null; format?: WebhookFormat; secret?: string; enabled?: boolean;
+}
+export interface WebhookDelivery {
+  id: number; eventId: string; eventType: string; attempt: number; at: string; durationMs: number; status: number | null;
+  response: string | null; error: string | null; outcome: 'delivered' | 'failed_attempt' | 'gave_up';
+}
+export interface WebhookTestResult { eventId: string; delivered: boolean; status: number | null; durationMs: number; response: string | null; error: string | null }
 export type Visibility = 'public' | 'private';
 export type Role = 'viewer' | 'editor' | 'admin';
 export type TokenAction = 'pull' | 'push' | 'delete';
@@ -266,6 +285,17 @@ export class AdminClient {
   runRetention(scope: { namespace?: string; repository?: string }, dryRun: boolean): Promise<RetentionReport> {
     return this.call('POST', '/retention/run', { ...scope, dryRun });
   }
+  // Webhook subscriptions on a namespace or one repository in it; every one (no namespace) for system administrators.
+  createWebhook(namespace: string, w: NewWebhookRequest): Promise<CreatedWebhook> { return this.call('POST', `/namespaces/${seg(namespace)}/webhooks`, w); }
+  async webhooks(namespace?: string): Promise<Webhook[]> {
+    return (await this.call<Page<Webhook>>('GET', namespace === undefined ? '/webhooks' : `/namespaces/${seg(namespace)}/webhooks`)).items;
+  }
+  updateWebhook(id: number, changes: WebhookChanges): Promise<Webhook> { return this.call('PATCH', `/webhooks/${id}`, changes); }
+  deleteWebhook(id: number): Promise<void> { return this.call('DELETE', `/webhooks/${id}`); }
+  async webhookDeliveries(id: number, n?: number): Promise<WebhookDelivery[]> {
+    return (await this.call<Page<WebhookDelivery>>('GET', `/webhooks/${id}/deliveries${n === undefined ? '' : `?n=${n}`}`)).items;
+  }
+  testWebhook(id: number): Promise<WebhookTestResult> { return this.call('POST', `/webhooks/${id}/test`); }
 
   // Personal access tokens.
   async tokens(): Promise<AdminToken[]> { return (await this.call<Page<AdminToken>>('GET', '/tokens')).items; }

@@ -108,6 +108,22 @@ export const configSchema = z.object({
       return r.rules;
     }),
   }).strict().default({ interval: 3_600_000, default: undefined }),
+  // Webhooks (auth.mode builtin): how deliveries are sent and retried.
+  webhooks: z.object({
+    /** For one whole delivery attempt. */
+    timeout: duration.default(10_000),
+    retry: z.object({
+      /** The wait after the first failed attempt; it doubles after each failure, up to `max` (with jitter). */
+      initial: duration.default(10_000),
+      max: duration.default(3_600_000),
+    }).strict().default({ initial: 10_000, max: 3_600_000 }),
+    /** Attempts before a delivery is given up (it stays in the delivery log). */
+    maxAttempts: z.coerce.number().int().min(1).max(100).default(10),
+    /** Deliveries in flight at once, per process. */
+    concurrency: z.coerce.number().int().min(1).max(256).default(8),
+    /** CloudEvents `source` of every event; unset: the scheme://host the client addressed. */
+    source: z.string().min(1).regex(/^\S+$/, 'a URI reference without spaces').optional(),
+  }).strict().default({ timeout: 10_000, retry: { initial: 10_000, max: 3_600_000 }, maxAttempts: 10, concurrency: 8 }),
   auth: z.object({
     // Unset: htpasswd when a file is named, else none (an open registry), as registry:2 decides it.
     mode: z.enum(['none', 'htpasswd', 'certificate', 'builtin']).optional(),
@@ -178,6 +194,7 @@ export const settableKeys: { path: string; env: string }[] = [
   'auth.builtin.realm', 'auth.builtin.service', 'auth.builtin.issuer', 'auth.builtin.tokenLifetime', 'auth.builtin.refreshTokenLifetime', 'auth.builtin.bcryptCost',
   'tls.cert', 'tls.key', 'tls.clientCA', 'tls.clientAuth', 'tls.minVersion',
   'metrics.enabled', 'metrics.addr', 'metrics.storageRefresh',
+  'webhooks.timeout', 'webhooks.retry.initial', 'webhooks.retry.max', 'webhooks.maxAttempts', 'webhooks.concurrency', 'webhooks.source',
 ].map((path) => ({ path, env: `WHARF_${path.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}` }));
 
 /** A configuration Wharf cannot start with: `wharf serve` prints it and exits with code 2. */

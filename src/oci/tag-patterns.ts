@@ -16,7 +16,14 @@ export function assertTagPattern(pattern: string): void {
   }
 }
 
-/** Whether the (valid) pattern matches the whole tag. */
+/** A pattern over repository names (webhook filters): the same globs over a name's characters, slashes included. */
+const REPOSITORY_PATTERN = /^[a-z0-9._\-/*?]{1,255}$/;
+
+export function isValidRepositoryPattern(pattern: string): boolean {
+  return REPOSITORY_PATTERN.test(pattern);
+}
+
+/** Whether the (valid) pattern matches the whole tag (or, for a repository pattern, the whole name). */
 export function tagPatternMatches(pattern: string, tag: string): boolean {
   // Iterative glob matching with backtracking to the last `*`: linear in practice, no regular expression built.
   let p = 0;

@@ -8,6 +8,7 @@ import { ManifestCache } from './manifest-cache.js';
 import { RegistryEvents } from './events.js';
 import { ImmutableTags } from './immutable-tags.js';
 import type { RetentionRules } from '../config/retention-rules.js';
+import { WebhookEvents } from './webhook-events.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes. */
@@ -24,9 +25,11 @@ export class RegistryContext {
   readonly manifestCache = new ManifestCache(64 << 20);
   readonly events = new RegistryEvents();
   readonly immutableTags: ImmutableTags;
+  readonly webhooks: WebhookEvents;
 
   constructor(readonly blobs: BlobStore, readonly meta: MetaStore, readonly limits: RegistryLimits, readonly clock: Clock) {
     this.immutableTags = new ImmutableTags(limits.immutableTagPatterns);
+    this.webhooks = new WebhookEvents(meta, clock);
   }
 
   /** Id of an existing repository, or NAME_UNKNOWN. */

@@ -2,8 +2,19 @@
 import { EventEmitter } from 'node:events';
 import type { Identity } from '../access/access-controller.js';
 
-/** Who did it: the identity the access layer established for the request. */
-export type Actor = Identity;
+/** The request that caused an event, for webhooks (Distribution's request record; the origin makes its target URL). */
+export interface EventRequest {
+  id: string;
+  addr: string;
+  host: string;
+  method: string;
+  useragent: string;
+  /** scheme://host as the client addressed the registry. */
+  origin: string;
+}
+
+/** Who did it: the identity the access layer established for the request (and, from the HTTP layer, the request). */
+export type Actor = Identity & { request?: EventRequest };
 
 type Event =
   | { type: 'manifest.pushed'; repository: string; digest: string; tag: string | null; mediaType: string }

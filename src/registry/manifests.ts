@@ -9,6 +9,7 @@ import { BlobClaim } from './blob-claims.js';
 import type { Actor } from './events.js';
 import { immutableTagError } from './immutable-tags.js';
 import { applicableQuotas } from './quotas.js';
+import { EventSubscribers, type RegistryChange } from './webhook-events.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -74,6 +75,7 @@ export class ManifestService {
     // Bytes first, facts second: a crash in between leaves an unreferenced blob, never a dangling record.
     // The claim keeps a collector off the manifest's bytes until they are linked (see gc.ts).
     const claim = await BlobClaim.take(this.ctx.meta, digest);
+    let recorded = 0;
     try {
       await this.ctx.blobs.putSmall(digest, bytes);
       await claim.linkWith(async (m) => {
@@ -97,20 +99,26 @@ export class ManifestService {
         const stillThere = await m.manifests.existing(repoId, childDigests);
         const goneChild = childDigests.find((d) => !stillThere.has(d));
         if (goneChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${goneChild} unknown to repository`, { detail: { digest: goneChild } });
+        // Webhooks: one indexed lookup. The tag's digest before the move is read only when someone listens
+        // or a quota counts tags.
+        const subscribers = await EventSubscribers.of(m, repository);
+        const current = tag !== null && (quotas || subscribers.any) ? await m.tags.resolve(repoId, tag) : null;
         if (quotas) {
-          const newTag = tag !== null && (await m.tags.resolve(repoId, tag)) === null;
-          const refusal = await quotas.refusal(m, { blob: { digest, size: bytes.length }, newTag });
+          const refusal = await quotas.refusal(m, { blob: { digest, size: bytes.length }, newTag: tag !== null && current === null });
           if (refusal) throw refusal;
         }
+        const before = current?.digest ?? null;
         if (!(await m.blobs.link(repoId, digest, bytes.length))) {
           throw new RegistryError('MANIFEST_INVALID', `manifest ${digest} was garbage-collected while it was stored; retry`);
         }
         await m.manifests.put(repoId, record, refs);
         if (tag !== null) await m.tags.move(repoId, tag, digest);
+        if (subscribers.any) recorded = await subscribers.record(m, pushChanges(repository, record, tag, before, actor));
       });
     } finally {
       await claim.release();
     }
+    this.ctx.webhooks.recorded(recorded);
     this.ctx.manifestCache.set(digest, bytes);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest, tag, mediaType: parsed.mediaType, actor });
     return { digest, subject: record.subject };
@@ -153,24 +161,43 @@ export class ManifestService {
     const repoId = await this.ctx.existingRepo(repository);
     if (isDigestReference(reference)) {
       if (!tryParseDigest(reference)) throw new RegistryError('DIGEST_INVALID');
+      let recorded = 0;
       const removed = await this.ctx.meta.tx(async (m) => {
         const protects = await this.ctx.immutableTags.guard(m, repoId, repository);
-        for (const tag of await m.tags.pointingAt(repoId, reference)) {
+        const tags = await m.tags.pointingAt(repoId, reference);
+        for (const tag of tags) {
           const p = protects(tag);
           if (p !== null) throw immutableTagError(repository, tag, `deleting ${reference} would remove it`, p);
         }
-        return removeManifest(m, repoId, reference);
+        const subscribers = await EventSubscribers.of(m, repository);
+        const gone = subscribers.any ? await m.manifests.get(repoId, reference) : null;
+        if (!(await removeManifest(m, repoId, reference))) return false;
+        recorded = await subscribers.record(m, [{
+          type: 'io.wharf.image.deleted', repository, digest: reference, tag: null, tags, previousDigest: null,
+          mediaType: gone?.mediaType ?? null, size: gone?.size ?? null, actor,
+        }]);
+        return true;
       });
       if (!removed) throw new RegistryError('MANIFEST_UNKNOWN');
+      this.ctx.webhooks.recorded(recorded);
       this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: reference, actor });
     } else {
       assertTag(reference);
+      let recorded = 0;
       const removed = await this.ctx.meta.tx(async (m) => {
         const p = (await this.ctx.immutableTags.guard(m, repoId, repository))(reference);
         if (p !== null && (await m.tags.resolve(repoId, reference)) !== null) throw immutableTagError(repository, reference, 'it cannot be deleted', p);
-        return m.tags.delete(repoId, reference);
+        const subscribers = await EventSubscribers.of(m, repository);
+        const was = subscribers.any ? await m.tags.resolve(repoId, reference) : null;
+        if (!(await m.tags.delete(repoId, reference))) return false;
+        recorded = await subscribers.record(m, [{
+          type: 'io.wharf.tag.deleted', repository, digest: was?.digest ?? null, tag: reference, previousDigest: null,
+          mediaType: was?.mediaType ?? null, size: was?.size ?? null, actor,
+        }]);
+        return true;
       });
       if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} unknown`);
+      this.ctx.webhooks.recorded(recorded);
       this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: reference, actor });
     }
   }
@@ -185,6 +212,15 @@ export async function removeManifest(m: MetaTx, repoId: number, digest: string):
   await m.tags.deleteAllOn(repoId, digest);
   await m.blobs.unlink(repoId, digest);
   return true;
+}
+
+/** A push's events: the manifest stored (with its tag), and the tag's move when it pointed elsewhere before. */
+function pushChanges(repository: string, r: ManifestRecord, tag: string | null, before: string | null, actor: Actor): RegistryChange[] {
+  const moved = before !== null && before !== r.digest ? before : null;
+  const common = { repository, digest: r.digest, tag, previousDigest: moved, mediaType: r.mediaType, size: r.size, actor };
+  const changes: RegistryChange[] = [{ type: 'io.wharf.image.pushed', ...common }];
+  if (moved !== null) changes.push({ type: 'io.wharf.tag.moved', ...common });
+  return changes;
 }
 
 function unique(xs: string[]): string[] {

@@ -36,8 +36,14 @@ export class Registry {
     return this.ctx.events;
   }
 
+  /** Webhook events: pulls, and the nudge after a commit that recorded deliveries. */
+  get webhooks() {
+    return this.ctx.webhooks;
+  }
+
   async close(): Promise<void> {
     await this.blobs.drain();
+    await this.ctx.webhooks.flush();
     await this.ctx.blobs.close();
     await this.ctx.meta.close();
   }

@@ -13,6 +13,7 @@ import type { MetaTx, RetentionPolicyRecord } from '../store/meta/meta-store.js'
 import type { RegistryContext } from './context.js';
 import type { Actor, RegistryEvent } from './events.js';
 import { removeManifest } from './manifests.js';
+import { recordEvents, type RegistryChange } from './webhook-events.js';
 import { planRetention, type KeepReason, type RetentionPlan } from './retention-plan.js';
 
 /** The actor of what retention removes (events, the audit log). */
@@ -122,16 +123,22 @@ export class RetentionService {
 
   /**
    * One repository, in ONE unit of work under its lock (the immutable tag guard takes it): re-read, plan,
-   * and (unless dry) remove what goes; the events once it has committed.
+   * and (unless dry) remove what goes, with its webhook events in the same unit of work; the registry's
+   * events once it has committed.
    */
   private async applyToRepository(repoId: number, repository: string, { policy, rules }: Resolved, dryRun: boolean): Promise<RepositoryRetention> {
+    let recorded = 0;
     const plan = await this.ctx.meta.tx(async (m) => {
       const protects = await this.ctx.immutableTags.guard(m, repoId, repository);
       const p = planRetention(await m.retention.contents(repoId), rules, { now: this.ctx.clock.now(), isImmutable: (tag) => protects(tag) !== null });
-      if (!dryRun) await removeWhatRetentionDrops(m, repoId, p);
+      if (!dryRun) {
+        await removeWhatRetentionDrops(m, repoId, p);
+        recorded = await recordEvents(m, retentionChanges(repository, p));
+      }
       return p;
     });
     if (!dryRun) {
+      this.ctx.webhooks.recorded(recorded);
       for (const t of plan.removeTags) this.ctx.events.emitEvent({ type: 'tag.deleted', repository, tag: t.tag, actor: RETENTION_ACTOR });
       for (const x of plan.removeManifests) this.ctx.events.emitEvent({ type: 'manifest.deleted', repository, digest: x.digest, actor: RETENTION_ACTOR });
     }
@@ -143,6 +150,15 @@ export class RetentionService {
       keptManifests: plan.keepManifests.map((x) => ({ ...x, untaggedSince: iso(x.untaggedSince) })),
     };
   }
+}
+
+/** What webhooks are told of a run: a tag deleted for each tag, a manifest deleted for each untagged manifest. */
+function retentionChanges(repository: string, plan: RetentionPlan): RegistryChange[] {
+  const common = { repository, previousDigest: null, mediaType: null, size: null, actor: RETENTION_ACTOR };
+  return [
+    ...plan.removeTags.map((t): RegistryChange => ({ type: 'io.wharf.tag.deleted', ...common, digest: t.digest, tag: t.tag })),
+    ...plan.removeManifests.map((x): RegistryChange => ({ type: 'io.wharf.image.deleted', ...common, digest: x.digest, tag: null, tags: [] })),
+  ];
 }
 
 /**

@@ -11,6 +11,7 @@ import { repositoryLock, type HistoryPage, type MetaTx, type TagHistoryEntry } f
 import type { RegistryContext } from './context.js';
 import type { Actor } from './events.js';
 import { applicableQuotas } from './quotas.js';
+import { recordEvents } from './webhook-events.js';
 
 /** history.keep's default: 14 days. */
 export const DEFAULT_HISTORY_KEEP_MS = 14 * 24 * 3_600_000;
@@ -66,6 +67,7 @@ export class TagHistoryService {
     if ('digest' in target) parseDigest(target.digest);
     const repoId = await this.ctx.existingRepo(repository);
     const quotas = await applicableQuotas(this.ctx.meta, repository);
+    let recorded = 0;
     const restored = await this.ctx.meta.tx(async (m) => {
       // The quota's lock first (see quotas.ts): bringing a deleted tag back makes a tag.
       await quotas?.lock(m);
@@ -87,8 +89,16 @@ export class TagHistoryService {
       const refusal = current === null ? await quotas?.refusal(m, { newTag: true }) : null;
       if (refusal) throw refusal;
       await m.tags.move(repoId, tag, manifest.digest);
+      // For webhooks a restore is a tag move (an undelete too: from no digest), announced in this unit of work.
+      if (current === null || current.digest !== manifest.digest) {
+        recorded = await recordEvents(m, [{
+          type: 'io.wharf.tag.moved', repository, digest: manifest.digest, tag, previousDigest: current?.digest ?? null,
+          mediaType: manifest.mediaType, size: manifest.size, actor,
+        }]);
+      }
       return manifest;
     });
+    this.ctx.webhooks.recorded(recorded);
     this.ctx.events.emitEvent({ type: 'manifest.pushed', repository, digest: restored.digest, tag, mediaType: restored.mediaType, actor });
     return { digest: restored.digest, mediaType: restored.mediaType };
   }

@@ -1,5 +1,5 @@
 // The admin REST API under /api/v1 (auth.mode builtin): users, organizations, teams, memberships, role
-// grants, robots, personal access tokens, repository visibility, immutable tags, quotas, retention, signing keys and the audit log. JSON in
+// grants, robots, personal access tokens, repository visibility, immutable tags, quotas, retention, webhooks, signing keys and the audit log. JSON in
 // and out; one route table holds each route's schemas, which both validate requests and make the
 // OpenAPI 3.1 document at /api/v1/openapi.json. Errors have the registry's JSON shape
 // ({"errors":[{"code","message","detail"}]}). Callers sign in with Basic credentials (a password, an
@@ -14,6 +14,10 @@ import { retentionRulesJson } from '../config/retention-rules.js';
 import type { Registry } from '../registry/registry.js';
 import { RegistryError } from '../oci/errors.js';
 import type { AuditTrail } from './audit-trail.js';
+import { originOf } from './access-check.js';
+import type { TestDeliveryResult } from '../jobs/webhook-dispatcher.js';
+import type { WebhookRecord } from '../store/meta/meta-store.js';
+import { notFound as webhookNotFound, WebhookSubscriptionService } from '../registry/webhook-subscriptions.js';
 import { parseJsonBody, readBoundedBody, validate } from './http-utils.js';
 import { buildOpenApi, type ApiRoute } from './admin-openapi.js';
 import * as S from './admin-schemas.js';
@@ -54,9 +58,28 @@ function principalOf(p: z.infer<typeof S.principal>): PrincipalRef {
   return { robot: p.robot! };
 }
 
+/** What the webhook routes need besides the store: the test delivery, and what to re-read after a change. */
+export interface WebhookAdminDeps {
+  test(w: WebhookRecord, actor: { name: string; kind: string }, origin: string): Promise<TestDeliveryResult>;
+  changed(): Promise<void>;
+}
+
+/** scheme://host[:port] of a receiver's URL: what the audit log names (a path or query may hold a token). */
+function receiverOf(url: string): string {
+  try { return new URL(url).origin; } catch { return '(invalid URL)'; }
+}
+
 /** `documented`: routes served elsewhere under the prefix that the OpenAPI document also describes. */
-export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail, registry: Registry, documented: readonly ApiRoute[] = []): void {
+export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccessController, audit: AuditTrail, registry: Registry, webhookDeps?: WebhookAdminDeps, documented: readonly ApiRoute[] = []): void {
   const admin = new Administration(controller.meta, controller.signIn, controller.clock);
+  const hooks = new WebhookSubscriptionService(controller.meta, webhookDeps?.changed ?? (async () => undefined));
+  /** The subscription, when the actor administers its namespace (to anyone else it does not exist). */
+  const ownWebhook = async (actor: Actor, idParam: string): Promise<WebhookRecord> => {
+    const id = /^\d{1,15}$/.test(idParam) ? Number(idParam) : null;
+    const w = id === null ? null : await hooks.get(id);
+    if (!w || !(await admin.administers(actor, w.namespace))) throw webhookNotFound(idParam);
+    return w;
+  };
   const listed = <T>(items: T[], limit: number, key: (t: T) => string): { items: T[]; next: string | null } =>
     ({ items, next: items.length === limit ? key(items[items.length - 1]!) : null });
 
@@ -248,6 +271,57 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
         return {
           body: report,
           audit: { action: 'retention.run', target: b.repository ?? b.namespace ?? '*', detail: { dryRun: report.dryRun, tagsRemoved: report.tagsRemoved, manifestsRemoved: report.manifestsRemoved } },
+        };
+      } },
+    // Webhooks: subscriptions on a namespace or one repository in it. Its admins (and system administrators)
+    // manage them; found by id, a subscription of a namespace one does not administer does not exist.
+    { method: 'GET', path: '/webhooks', summary: 'Every webhook subscription of the registry (system administrators)', response: S.webhookList,
+      handle: async ({ actor }) => { admin.assertSystemAdmin(actor); return { body: { items: (await hooks.list()).map(S.webhookOut) } }; } },
+    { method: 'GET', path: '/namespaces/{namespace}/webhooks', summary: 'A namespace\'s webhook subscriptions (on it and on its repositories)', response: S.webhookList,
+      handle: async ({ actor, params }) => {
+        await admin.assertWebhookAdmin(actor, params.namespace!, null);
+        return { body: { items: (await hooks.list(params.namespace!)).map(S.webhookOut) } };
+      } },
+    { method: 'POST', path: '/namespaces/{namespace}/webhooks', summary: 'Subscribe a URL to events of the namespace or one repository; a generated secret is in this answer only', body: S.newWebhook, response: S.createdWebhook, status: 201,
+      handle: async ({ actor, params, body }) => {
+        const b = body as z.infer<typeof S.newWebhook>;
+        const ns = params.namespace!;
+        await admin.assertWebhookAdmin(actor, ns, b.repository ?? null);
+        const made = await hooks.create(ns, b);
+        return {
+          status: 201, body: { ...S.webhookOut(made.record), ...(made.secret === undefined ? {} : { secret: made.secret }) },
+          audit: { action: 'webhook.create', target: b.repository ?? ns, detail: { id: made.record.id, receiver: receiverOf(b.url), events: made.record.events } },
+        };
+      } },
+    { method: 'GET', path: '/webhooks/{id}', summary: 'Show a webhook subscription (its secret only as a fingerprint)', response: S.webhook,
+      handle: async ({ actor, params }) => ({ body: S.webhookOut(await ownWebhook(actor, params.id!)) }) },
+    { method: 'PATCH', path: '/webhooks/{id}', summary: 'Change a subscription: enabled, events, url, repositories, tags, format, secret (null clears a filter)', body: S.webhookChanges, response: S.webhook,
+      handle: async ({ actor, params, body }) => {
+        const w = await ownWebhook(actor, params.id!);
+        const c = body as z.infer<typeof S.webhookChanges>;
+        const updated = await hooks.update(w, c);
+        return { body: S.webhookOut(updated), audit: { action: 'webhook.update', target: w.repository ?? w.namespace, detail: { id: w.id, changed: Object.keys(c).sort() } } };
+      } },
+    { method: 'DELETE', path: '/webhooks/{id}', summary: 'Delete a subscription with its pending deliveries and its log', status: 204,
+      handle: async ({ actor, params }) => {
+        const w = await ownWebhook(actor, params.id!);
+        await hooks.delete(w);
+        return { status: 204, audit: { action: 'webhook.delete', target: w.repository ?? w.namespace, detail: { id: w.id } } };
+      } },
+    { method: 'GET', path: '/webhooks/{id}/deliveries', summary: 'The last attempts to deliver to a subscription, newest first (n, at most 50)', query: S.deliveriesQuery, response: S.deliveryList,
+      handle: async ({ actor, params, query }) => {
+        const w = await ownWebhook(actor, params.id!);
+        const q = S.deliveriesQuery.parse(Object.fromEntries(query));
+        return { body: { items: (await hooks.deliveries(w, q.n ?? 50)).map(S.deliveryOut) } };
+      } },
+    { method: 'POST', path: '/webhooks/{id}/test', summary: 'Send a test event (io.wharf.webhook.test) now and tell how the receiver answered', response: S.testDelivery,
+      handle: async ({ actor, params, req }) => {
+        const w = await ownWebhook(actor, params.id!);
+        if (!webhookDeps) throw new RegistryError('UNSUPPORTED', 'webhook delivery is not running in this process', { status: 503 });
+        const r = await webhookDeps.test(w, actor, originOf(req));
+        return {
+          body: { eventId: r.eventId, delivered: r.delivered, status: r.status, durationMs: r.durationMs, response: r.response, error: r.error },
+          audit: { action: 'webhook.test', target: w.repository ?? w.namespace, detail: { id: w.id, delivered: r.delivered, status: r.status } },
         };
       } },
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 
 export interface ApiRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path under the prefix, with {param} segments. */
   path: string;
   summary: string;

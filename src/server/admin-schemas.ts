@@ -2,9 +2,12 @@
 // admin-openapi.ts, are the OpenAPI document. Times are ISO 8601 strings; absent ones are null.
 import { z } from 'zod';
 import type { AuditRecord, OrgRecord, TokenRecord, UserRecord } from '../store/meta/account-store.js';
-import type { ImmutableTagRule, RetentionPolicyRecord } from '../store/meta/meta-store.js';
+import type { DeliveryLogEntry, ImmutableTagRule, RetentionPolicyRecord, WebhookEventKind, WebhookRecord } from '../store/meta/meta-store.js';
 import { parseSize } from '../config/units.js';
 import { MAX_KEEP_LAST, MAX_TAG_REGEX, retentionRulesJson } from '../config/retention-rules.js';
+import { isValidRepositoryPattern, isValidTagPattern } from '../oci/tag-patterns.js';
+import { secretFingerprint, shownUrl } from '../registry/webhook-subscriptions.js';
+import { WEBHOOK_EVENT_KINDS } from '../registry/webhook-events.js';
 
 export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -120,6 +123,46 @@ export const retentionReport = z.object({
     keptManifests: z.array(z.object({ digest: z.string(), untaggedSince: z.string(), neededBy: z.string(), as: z.enum(['child', 'referrer']) })),
     error: z.string().optional(),
   })),
+});
+// Webhooks: subscriptions on a namespace or one repository in it; the secret is in the creation's answer only.
+const webhookUrl = z.string().max(2048).refine((v) => {
+  try { return ['http:', 'https:'].includes(new URL(v).protocol); } catch { return false; }
+}, 'an http:// or https:// URL');
+const webhookEvents = z.array(z.enum(WEBHOOK_EVENT_KINDS as [WebhookEventKind, ...WebhookEventKind[]])).min(1);
+const webhookFormat = z.enum(['cloudevents', 'distribution']);
+const repositoryGlob = z.string().refine(isValidRepositoryPattern, 'a repository pattern: the characters of a repository name (a-z 0-9 . _ - /) and the wildcards * and ?');
+const tagGlob = z.string().refine(isValidTagPattern, 'a tag pattern: the characters of a tag and the wildcards * and ?');
+export const newWebhook = z.object({
+  url: webhookUrl, events: webhookEvents, repository: name.optional(), repositories: repositoryGlob.optional(), tags: tagGlob.optional(),
+  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(),
+}).strict();
+export const webhookChanges = z.object({
+  url: webhookUrl.optional(), events: webhookEvents.optional(), repositories: repositoryGlob.nullable().optional(), tags: tagGlob.nullable().optional(),
+  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(),
+}).strict().refine((c) => Object.keys(c).length > 0, 'name something to change');
+export const webhook = z.object({
+  id: z.number(), namespace: z.string(), repository: z.string().nullable(), url: z.string(), events: z.array(z.string()),
+  repositories: z.string().nullable(), tags: z.string().nullable(), format: webhookFormat, enabled: z.boolean(),
+  secretFingerprint: z.string(), createdAt: z.string(), updatedAt: z.string(),
+});
+export const createdWebhook = webhook.extend({ secret: z.string().optional() });
+export const webhookList = list(webhook);
+export const webhookOut = (w: WebhookRecord): z.infer<typeof webhook> => ({
+  id: w.id, namespace: w.namespace, repository: w.repository, url: shownUrl(w.url), events: w.events, repositories: w.repositories,
+  tags: w.tags, format: w.format, enabled: w.enabled, secretFingerprint: secretFingerprint(w.secret), createdAt: time(w.createdAt)!, updatedAt: time(w.updatedAt)!,
+});
+export const deliveriesQuery = z.object({ n: z.coerce.number().int().min(1).max(50).optional() }).strict();
+export const delivery = z.object({
+  id: z.number(), eventId: z.string(), eventType: z.string(), attempt: z.number(), at: z.string(), durationMs: z.number(),
+  status: z.number().nullable(), response: z.string().nullable(), error: z.string().nullable(), outcome: z.enum(['delivered', 'failed_attempt', 'gave_up']),
+});
+export const deliveryList = list(delivery);
+export const deliveryOut = (d: DeliveryLogEntry): z.infer<typeof delivery> => ({
+  id: d.id, eventId: d.eventId, eventType: d.eventType, attempt: d.attempt, at: time(d.at)!, durationMs: d.durationMs,
+  status: d.status, response: d.response, error: d.error, outcome: d.outcome,
+});
+export const testDelivery = z.object({
+  eventId: z.string(), delivered: z.boolean(), status: z.number().nullable(), durationMs: z.number(), response: z.string().nullable(), error: z.string().nullable(),
 });
 
 export const token = z.object({

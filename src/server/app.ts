@@ -13,7 +13,7 @@ import { AllowAllAccessController } from '../access/allow-all.js';
 import { BuiltinAccessController } from '../access/builtin.js';
 import { AuditTrail } from './audit-trail.js';
 import { registerTokenApi } from './token-api.js';
-import { registerAdminApi, serveOpenApi } from './admin-api.js';
+import { registerAdminApi, serveOpenApi, type WebhookAdminDeps } from './admin-api.js';
 import { REPOSITORY_API_DOC, registerRepositoryApi } from './repository-api.js';
 import { registerMetrics, type WharfMetrics } from './metrics.js';
 
@@ -33,6 +33,8 @@ export interface AppOptions {
   https?: SecureServerOptions;
   /** Record request metrics; with `serve`, answer GET /metrics here too. */
   metrics?: { metrics: WharfMetrics; serve: boolean };
+  /** Webhook delivery (auth.mode builtin): the admin API's test delivery. */
+  webhooks?: Pick<WebhookAdminDeps, 'test'>;
 }
 
 export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance {
@@ -127,7 +129,9 @@ export function buildApp(registry: Registry, opts: AppOptions): FastifyInstance 
     audit = new AuditTrail(controller.meta, app.log);
     audit.follow(registry.events);
     registerTokenApi(app, controller, audit);
-    registerAdminApi(app, controller, audit, registry, REPOSITORY_API_DOC);
+    const webhooks = opts.webhooks;
+    const webhookDeps: WebhookAdminDeps | undefined = webhooks && { test: (w, actor, origin) => webhooks.test(w, actor, origin), changed: () => registry.webhooks.refreshPullSubscriptions() };
+    registerAdminApi(app, controller, audit, registry, webhookDeps, REPOSITORY_API_DOC);
   } else {
     serveOpenApi(app, REPOSITORY_API_DOC);
   }

@@ -7,6 +7,7 @@ import { assertName } from '../oci/names.js';
 import type { Registry } from '../registry/registry.js';
 import type { Listing } from '../registry/listing.js';
 import type { Access, Identity } from '../access/access-controller.js';
+import { requestActor } from './request-actor.js';
 import type { AccessCheck } from './access-check.js';
 import { contentLength, hasBody, parseRangeHeader, parseUploadContentRange, readBoundedBody } from './http-utils.js';
 
@@ -84,9 +85,14 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
     {
       pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/, group: 'manifest',
       methods: {
-        GET: { needs: pull, handle: async (_req, reply, m) => {
+        GET: { needs: pull, handle: async (req, reply, m, _q, identity) => {
           const { record, bytes } = await manifests.get(m[1]!, m[2]!);
           reply.header('Docker-Content-Digest', record.digest).header('ETag', `"${record.digest}"`).type(record.mediaType).send(bytes);
+          // Webhooks: after the answer, and only when some subscription in the namespace wants pulls.
+          if (registry.webhooks.wantsPullsOf(m[1]!)) {
+            const tag = m[2]!.includes(':') ? null : m[2]!;
+            registry.webhooks.pulled({ repository: m[1]!, digest: record.digest, tag, mediaType: record.mediaType, size: record.size, actor: requestActor(req, identity) });
+          }
         } },
         HEAD: { needs: pull, handle: async (_req, reply, m) => {
           const record = await manifests.resolve(m[1]!, m[2]!);
@@ -97,13 +103,13 @@ export function registerDistributionApi(app: FastifyInstance, registry: Registry
           const name = m[1]!;
           const max = registry.ctx.limits.maxManifestBytes;
           const bytes = await readBoundedBody(req.raw, max, () => new RegistryError('MANIFEST_INVALID', `manifest exceeds ${max} bytes`, { status: 413 }));
-          const r = await manifests.put(name, m[2]!, bytes, req.headers['content-type'], identity);
+          const r = await manifests.put(name, m[2]!, bytes, req.headers['content-type'], requestActor(req, identity));
           reply.code(201).header('Location', `/v2/${name}/manifests/${r.digest}`).header('Docker-Content-Digest', r.digest);
           if (r.subject) reply.header('OCI-Subject', r.subject);
           reply.header('Content-Length', '0').send();
         } },
-        DELETE: { needs: del, handle: async (_req, reply, m, _q, identity) => {
-          await manifests.delete(m[1]!, m[2]!, identity);
+        DELETE: { needs: del, handle: async (req, reply, m, _q, identity) => {
+          await manifests.delete(m[1]!, m[2]!, requestActor(req, identity));
           reply.code(202).header('Content-Length', '0').send();
         } },
       },

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
 import type { GcReport } from '../registry/gc.js';
 import type { RunOutcome } from '../jobs/scheduler.js';
+import type { DeliveryOutcome } from '../store/meta/meta-store.js';
 
 /** Every value the `route` label takes. */
 export const ROUTE_GROUPS = ['manifest', 'blob', 'blob_upload', 'tags', 'catalog', 'referrers', 'base', 'token', 'admin', 'health', 'metrics', 'other'] as const;
@@ -46,6 +47,10 @@ export class WharfMetrics {
   private readonly namespaceStorage: Gauge<'namespace'>;
   private storage: StorageWatch | null = null;
   private readonly retentionRemovals: Counter<'kind'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
+  private readonly webhookDuration: Histogram;
+  /** Counts the outbox's waiting deliveries at a scrape (set when webhooks run). */
+  private webhookPending: (() => Promise<number>) | null = null;
   /** route template -> route label (a fixed set of templates: bounded). */
   private readonly templateGroups = new Map<string | undefined, string>();
   /** route -> method -> status -> child. */
@@ -77,6 +82,31 @@ export class WharfMetrics {
     });
     this.retentionRemovals = new Counter({ name: 'wharf_retention_removed_total', help: 'Tags and untagged manifests retention policies removed', labelNames: ['kind'], registers });
     for (const kind of ['tag', 'manifest']) this.retentionRemovals.inc({ kind }, 0);
+    this.webhookDeliveries = new Counter({
+      name: 'wharf_webhook_deliveries_total', help: 'Webhook delivery attempts by this process, by outcome (gave_up: the last attempt failed)',
+      labelNames: ['outcome'], registers,
+    });
+    for (const outcome of ['delivered', 'failed_attempt', 'gave_up'] satisfies DeliveryOutcome[]) this.webhookDeliveries.inc({ outcome }, 0);
+    this.webhookDuration = new Histogram({
+      name: 'wharf_webhook_delivery_duration_seconds', help: 'Time a webhook delivery attempt took, answered or not',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
+    });
+    const pending = (): (() => Promise<number>) | null => this.webhookPending;
+    new Gauge({
+      name: 'wharf_webhook_outbox_pending', help: 'Webhook deliveries waiting in the outbox (shared by every process on the database)', registers,
+      async collect() { const count = pending(); this.set(count ? await count() : 0); },
+    });
+  }
+
+  /** The dispatcher's onAttempt hook. */
+  webhookAttempted(outcome: DeliveryOutcome, durationMs: number): void {
+    this.webhookDeliveries.inc({ outcome });
+    this.webhookDuration.observe(durationMs / 1000);
+  }
+
+  /** Where the pending gauge reads its count (one COUNT over the outbox per scrape). */
+  watchWebhookOutbox(count: () => Promise<number>): void {
+    this.webhookPending = count;
   }
 
   /**

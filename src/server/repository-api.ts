@@ -21,6 +21,7 @@ import type { HistoryItem } from '../registry/tag-history.js';
 import type { AccessCheck } from './access-check.js';
 import type { ApiRoute } from './admin-openapi.js';
 import { parseJsonBody, readBoundedBody } from './http-utils.js';
+import { requestActor } from './request-actor.js';
 
 export const REPOSITORY_API_PREFIX = '/api/v1/repositories/';
 const BODY_LIMIT = 4096;
@@ -99,7 +100,7 @@ export function registerRepositoryApi(app: FastifyInstance, registry: Registry, 
     if (req.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
     const raw = await readBoundedBody(req.raw, BODY_LIMIT, () => new RegistryError('SIZE_INVALID', 'request body too large', { status: 413 }));
     const target = parseJsonBody(raw, restoreBody, 'send {"digest":"sha256:…"} or {"undelete":true}');
-    const r = await registry.history.restore(name, tag, 'digest' in target ? { digest: target.digest } : { undelete: true }, identity);
+    const r = await registry.history.restore(name, tag, 'digest' in target ? { digest: target.digest } : { undelete: true }, requestActor(req, identity));
     reply.header('Cache-Control', 'no-store').type('application/json').send(JSON.stringify({ repository: name, tag, digest: r.digest, mediaType: r.mediaType }));
   });
 

@@ -12,6 +12,8 @@ import { uploadSweepJob } from '../jobs/upload-sweep.js';
 import { gcJob, GC_JOB } from '../jobs/gc-job.js';
 import { retentionJob } from '../jobs/retention-job.js';
 import { isRetentionEvent } from '../registry/retention.js';
+import { WebhookDispatcher } from '../jobs/webhook-dispatcher.js';
+import { WebhookSender } from '../jobs/webhook-sender.js';
 import { WHARF_VERSION } from '../config/version.js';
 import { listenMetrics, WharfMetrics } from './metrics.js';
 import { buildApp } from './app.js';
@@ -63,7 +65,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   // Metrics on: recorded always; served here unless metrics.addr gives them their own listener.
   const metrics = config.metrics.enabled ? new WharfMetrics(WHARF_VERSION) : null;
-  const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined });
+  // Webhooks: this process delivers the outbox too (claims keep processes apart), nudged after each commit that adds to it.
+  const webhookSender = new WebhookSender({ timeoutMs: config.webhooks.timeout, userAgent: `wharf/${WHARF_VERSION}` });
+  const webhooks = new WebhookDispatcher({
+    meta, sender: webhookSender, clock, timeoutMs: config.webhooks.timeout, maxAttempts: config.webhooks.maxAttempts, concurrency: config.webhooks.concurrency,
+    retry: { initialMs: config.webhooks.retry.initial, maxMs: config.webhooks.retry.max }, render: { source: config.webhooks.source },
+    onAttempt: metrics ? (outcome, ms) => metrics.webhookAttempted(outcome, ms) : undefined,
+    onError: (err) => logger.warn({ err }, 'webhook outbox not read or written'),
+  });
+  registry.webhooks.onRecorded(() => webhooks.nudge());
+  registry.webhooks.onPullError = (err) => logger.warn({ err }, 'pull events not recorded');
+  metrics?.watchWebhookOutbox(() => meta.webhooks.outbox.pending());
+  const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined, webhooks });
   // Storage per namespace: counted as quotas count it, in the background (see metrics.ts).
   const storage = metrics?.watchNamespaceStorage(() => meta.quotas.bytesByNamespace(), config.metrics.storageRefresh,
     (err) => app.log.error({ err }, 'storage per namespace could not be computed'));
@@ -102,6 +115,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The first sweep before listening, as before: leftovers of a crash are gone when clients arrive.
   await jobs.runNow('upload-sweep');
   jobs.start();
+  // Who wants pulls, known before the first GET.
+  await registry.webhooks.refreshPullSubscriptions();
+  webhooks.start();
 
   let metricsServer: Server | null = null;
   if (metrics && config.metrics.addr !== undefined) {
@@ -112,6 +128,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       app.log.info({ addr: listening.addr, url: `http://${listening.addr}/metrics` }, 'metrics listening');
     } catch (e) {
       await jobs.stop();
+      await webhooks.stop();
+      await webhookSender.close();
       await storage?.stop();
       tlsWatcher?.close();
       await accessController.close();
@@ -133,6 +151,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         await jobs.stop();
+        // No new claims; deliveries in flight end (each within webhooks.timeout). What is left waits in the outbox.
+        await webhooks.stop();
         await storage?.stop();
         tlsWatcher?.close();
         if (metricsServer) {
@@ -143,6 +163,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await app.close();
         await accessController.close();
         await registry.close();
+        await webhookSender.close();
       })();
       return closing;
     },

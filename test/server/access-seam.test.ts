@@ -182,9 +182,14 @@ describe('access seam', () => {
     }
     const pushed = seen.filter((e) => e.type === 'manifest.pushed');
     assert.equal(pushed.length, 1);
-    assert.deepEqual(pushed[0]!.actor, { kind: 'user', name: 'pusher' });
+    // The identity, with the request that carried it (what webhook events name).
+    const { request: pushRequest, ...pusher } = pushed[0]!.actor;
+    assert.deepEqual(pusher, { kind: 'user', name: 'pusher' });
+    assert.equal(pushRequest?.method, 'PUT');
     assert.ok(seen.filter((e) => e.type === 'blob.pushed').every((e) => e.actor.name === 'pusher'));
-    assert.deepEqual(seen.find((e) => e.type === 'tag.deleted')?.actor, { kind: 'user', name: 'admin' });
+    const { request: deleteRequest, ...deleter } = seen.find((e) => e.type === 'tag.deleted')!.actor;
+    assert.deepEqual(deleter, { kind: 'user', name: 'admin' });
+    assert.equal(deleteRequest?.method, 'DELETE');
   });
 
   test('uploads started by one caller need push to continue', async () => {

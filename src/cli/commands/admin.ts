@@ -6,10 +6,11 @@ import { registerOrgs, registerTeams, registerUsers } from './admin-accounts.js'
 import { registerAudit, registerGrants, registerImmutable, registerRepos, registerRobots, registerTokens } from './admin-access.js';
 import { registerQuota } from './admin-quota.js';
 import { registerRetention } from './admin-retention.js';
+import { registerWebhooks } from './admin-webhooks.js';
 
 export function registerAdmin(program: Command): void {
   // Set before the subcommands are made: they inherit it.
-  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, quotas, retention, audit'));
+  const admin = usageExitCodes(program.command('admin').description('administer a Wharf registry: users, organizations, teams, roles, robots, tokens, immutable tags, quotas, retention, webhooks, audit'));
   registerUsers(admin);
   registerOrgs(admin);
   registerTeams(admin);
@@ -20,5 +21,6 @@ export function registerAdmin(program: Command): void {
   registerImmutable(admin);
   registerQuota(admin);
   registerRetention(admin);
+  registerWebhooks(admin);
   registerAudit(admin);
 }

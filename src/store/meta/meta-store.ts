@@ -189,6 +189,37 @@ export interface QuotaRecord extends QuotaScope, QuotaLimits {
   updatedAt: number;
 }
 
+/** What a webhook subscription may be told of (registry/webhook-events.ts). */
+export type WebhookEventKind = 'push' | 'delete' | 'pull' | 'tag-move';
+/** The body a subscription receives: CloudEvents 1.0 (structured JSON), or Distribution's notification envelope. */
+export type WebhookFormat = 'cloudevents' | 'distribution';
+
+/** What a subscription's owner may change. */
+export interface WebhookSettings {
+  url: string;
+  events: WebhookEventKind[];
+  /** A glob on the repository's full name (oci/tag-patterns.ts), or null: every repository. */
+  repositories: string | null;
+  /** A glob on the tag, or null: every tag (and events without one). */
+  tags: string | null;
+  format: WebhookFormat;
+  enabled: boolean;
+}
+
+/** A subscription on a whole namespace (`repository` null) or on one repository (its full name) in it. */
+export interface NewWebhook extends WebhookSettings {
+  namespace: string;
+  repository: string | null;
+  /** The HMAC key of the signature header: kept, since signing needs it; never shown again once made. */
+  secret: string;
+}
+
+export interface WebhookRecord extends NewWebhook {
+  id: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** A retention policy (config/retention-rules.ts), set on a whole namespace (`repository` null) or on one repository in it. */
 export interface RetentionPolicyRecord {
   namespace: string;
@@ -248,6 +279,93 @@ export interface RetentionStore {
   list(namespace?: string): Promise<RetentionPolicyRecord[]>;
   /** What a plan reads of the repository; read it under the repository's lock. */
   contents(repoId: number): Promise<RetentionContents>;
+}
+
+/** One delivery to make: an event for one subscription. */
+export interface OutboxEntry {
+  webhookId: number;
+  eventId: string;
+  eventType: string;
+  /** The event as JSON (registry/webhook-events.ts), rendered in the subscription's format when sent. */
+  payload: string;
+}
+
+export interface ClaimedDelivery extends OutboxEntry {
+  id: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** When the event was recorded. */
+  createdAt: number;
+}
+
+export type DeliveryOutcome = 'delivered' | 'failed_attempt' | 'gave_up';
+
+/** One attempt, as the delivery log keeps it. */
+export interface DeliveryAttempt {
+  webhookId: number;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  at: number;
+  durationMs: number;
+  /** The receiver's HTTP status, or null when there was no answer. */
+  status: number | null;
+  /** The first KiB of the receiver's answer. */
+  response: string | null;
+  error: string | null;
+  outcome: DeliveryOutcome;
+}
+
+export interface DeliveryLogEntry extends DeliveryAttempt {
+  id: number;
+}
+
+export interface WebhookSubscriptions {
+  create(w: NewWebhook): Promise<WebhookRecord>;
+  get(id: number): Promise<WebhookRecord | null>;
+  /** A namespace's subscriptions (on it and on its repositories), or every one; by id. */
+  list(namespace?: string): Promise<WebhookRecord[]>;
+  /** Changes the given settings (and the secret); null when there is no such subscription. */
+  update(id: number, changes: Partial<WebhookSettings> & { secret?: string }): Promise<WebhookRecord | null>;
+  /** Removes the subscription with its pending deliveries and its log. */
+  delete(id: number): Promise<boolean>;
+  /** The enabled subscriptions that may want a repository's events: its namespace's and its own (one indexed query). */
+  forRepository(namespace: string, repository: string): Promise<WebhookRecord[]>;
+  /** Namespaces with an enabled subscription to pull events (on the namespace or one of its repositories). */
+  namespacesWithPulls(): Promise<string[]>;
+}
+
+export interface WebhookOutbox {
+  /** Adds deliveries, due now. */
+  add(entries: readonly OutboxEntry[]): Promise<void>;
+  /**
+   * Claims up to `limit` due deliveries of enabled subscriptions for `holder` until now + `claimMs`: those
+   * never claimed or whose claim has run out (its holder died or gave up). One statement: two claimers
+   * never get the same delivery while a claim lasts.
+   */
+  claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]>;
+  /** Removes a delivery (made, or given up), if `holder` still holds its claim. */
+  remove(id: number, holder: string): Promise<boolean>;
+  /** Counts a failed attempt and makes the delivery due again at `nextAttemptAt`, unclaimed, if `holder` still holds it. */
+  retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean>;
+  /** How many deliveries are waiting (for the metrics gauge). */
+  pending(): Promise<number>;
+}
+
+export interface WebhookDeliveryLog {
+  /** Records an attempt, keeping the last DELIVERY_LOG_KEPT of the subscription. */
+  append(a: DeliveryAttempt): Promise<void>;
+  /** The subscription's attempts, newest first. */
+  recent(webhookId: number, limit: number): Promise<DeliveryLogEntry[]>;
+}
+
+/** How many attempts the delivery log keeps per subscription. */
+export const DELIVERY_LOG_KEPT = 50;
+
+export interface WebhookStore {
+  readonly subscriptions: WebhookSubscriptions;
+  readonly outbox: WebhookOutbox;
+  readonly log: WebhookDeliveryLog;
 }
 
 export interface LeaseStore {
@@ -320,6 +438,7 @@ export interface MetaTx {
   readonly immutableTags: ImmutableTagStore;
   readonly quotas: QuotaStore;
   readonly retention: RetentionStore;
+  readonly webhooks: WebhookStore;
   // Who may do what (account-store.ts).
   readonly users: UserStore;
   readonly orgs: OrgStore;

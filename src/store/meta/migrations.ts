@@ -215,4 +215,49 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      updated_at BIGINT NOT NULL,
      PRIMARY KEY (namespace, repository)
    );`,
+  // Webhooks: subscriptions on a namespace (repository '') or one repository, the outbox of deliveries
+  // still to make (written in the unit of work that makes the change), and the log of attempts.
+  (d) => `CREATE TABLE webhooks (
+     id ${d.identityPrimaryKey},
+     namespace TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     url TEXT NOT NULL,
+     events TEXT NOT NULL,
+     repositories TEXT,
+     tags TEXT,
+     format TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     enabled INTEGER NOT NULL,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL
+   );
+   CREATE INDEX webhooks_by_target ON webhooks (namespace, repository);
+   CREATE TABLE webhook_outbox (
+     id ${d.identityPrimaryKey},
+     webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+     event_id TEXT NOT NULL,
+     event_type TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at BIGINT NOT NULL,
+     claim_holder TEXT,
+     claimed_until BIGINT NOT NULL DEFAULT 0
+   );
+   CREATE INDEX webhook_outbox_by_due ON webhook_outbox (next_attempt_at);
+   CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_id);
+   CREATE TABLE webhook_deliveries (
+     id ${d.identityPrimaryKey},
+     webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+     event_id TEXT NOT NULL,
+     event_type TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     at BIGINT NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     status INTEGER,
+     response TEXT,
+     error TEXT,
+     outcome TEXT NOT NULL
+   );
+   CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);`,
 ];

@@ -12,6 +12,7 @@ import { NO_LIMIT, upsert } from './dialect.js';
 import { SqlImmutableTags } from './sql-policy-stores.js';
 import { SqlQuotas } from './sql-quota-store.js';
 import { SqlRetention } from './sql-retention-store.js';
+import { SqlWebhooks } from './sql-webhook-store.js';
 import { SqlAudit, SqlGrants, SqlOrgs, SqlSigningKeys, SqlTokens, SqlUsers, SqlVisibility } from './sql-account-stores.js';
 import { chunks, inList, type Row, type SqlDatabase, type SqlExecutor } from './sql-database.js';
 import {
@@ -20,7 +21,7 @@ import {
   type ManifestRecord, type ManifestRef, type ManifestStore, type MetaStore, type MetaTx, type Page, type QuotaStore, type RepositoryGraph, type RepositoryStore,
   type RetentionStore,
   type StoredManifest, type TagHistoryEntry, type TagStore,
-  type UploadPosition, type UploadRecord, type UploadStore,
+  type UploadPosition, type UploadRecord, type UploadStore, type WebhookStore,
 } from './meta-store.js';
 
 // Quoted aliases keep their case in PostgreSQL too.
@@ -458,6 +459,7 @@ class SqlView implements MetaTx {
   readonly immutableTags: ImmutableTagStore;
   readonly quotas: QuotaStore;
   readonly retention: RetentionStore;
+  readonly webhooks: WebhookStore;
   readonly users: UserStore;
   readonly orgs: OrgStore;
   readonly grants: GrantStore;
@@ -477,6 +479,7 @@ class SqlView implements MetaTx {
     this.immutableTags = new SqlImmutableTags(d);
     this.quotas = new SqlQuotas(d);
     this.retention = new SqlRetention(d);
+    this.webhooks = new SqlWebhooks(d);
     this.users = new SqlUsers(d);
     this.orgs = new SqlOrgs(d);
     this.grants = new SqlGrants(d);

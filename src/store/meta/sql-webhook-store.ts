@@ -1,0 +1,168 @@
+// Webhooks in the MetaStore's portable SQL (sql-meta-store.ts): subscriptions, the outbox of deliveries
+// to make, and the log of attempts. A subscription on a whole namespace has repository '' in the table
+// (the interface says null). Deliveries are claimed with one UPDATE … RETURNING that re-checks the claim
+// on each row it changes: on PostgreSQL a second claimer blocked on a row sees the first one's claim
+// when it gets the row and passes it by; on SQLite writers are serial anyway.
+import {
+  DELIVERY_LOG_KEPT,
+  type ClaimedDelivery, type DeliveryAttempt, type DeliveryLogEntry, type NewWebhook, type OutboxEntry, type WebhookDeliveryLog,
+  type WebhookEventKind, type WebhookFormat, type WebhookOutbox, type WebhookRecord, type WebhookSettings, type WebhookStore, type WebhookSubscriptions,
+} from './meta-store.js';
+import type { Row } from './sql-database.js';
+import type { SqlDeps } from './sql-meta-store.js';
+
+const WEBHOOK = `id, namespace, repository, url, events, repositories, tags, format, secret, enabled,
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+const CLAIMED = 'id, webhook_id AS "webhookId", event_id AS "eventId", event_type AS "eventType", payload, attempts, created_at AS "createdAt"';
+const ATTEMPT = `id, webhook_id AS "webhookId", event_id AS "eventId", event_type AS "eventType", attempt, at, duration_ms AS "durationMs",
+  status, response, error, outcome`;
+
+const Q = {
+  insert: `INSERT INTO webhooks (namespace, repository, url, events, repositories, tags, format, secret, enabled, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  byId: `SELECT ${WEBHOOK} FROM webhooks WHERE id = ?`,
+  all: `SELECT ${WEBHOOK} FROM webhooks ORDER BY id`,
+  inNamespace: `SELECT ${WEBHOOK} FROM webhooks WHERE namespace = ? ORDER BY id`,
+  update: `UPDATE webhooks SET url = ?, events = ?, repositories = ?, tags = ?, format = ?, secret = ?, enabled = ?, updated_at = ? WHERE id = ?`,
+  delete: 'DELETE FROM webhooks WHERE id = ?',
+  // Walks webhooks_by_target: (namespace, '') and (namespace, repository).
+  forRepository: `SELECT ${WEBHOOK} FROM webhooks WHERE namespace = ? AND repository IN ('', ?) AND enabled = 1 ORDER BY id`,
+  withPulls: "SELECT DISTINCT namespace FROM webhooks WHERE enabled = 1 AND events LIKE '%pull%' ORDER BY namespace",
+
+  enqueue: 'INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
+  claim: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
+          WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
+                       WHERE o.next_attempt_at <= ? AND o.claimed_until <= ? AND w.enabled = 1
+                       ORDER BY o.next_attempt_at, o.id LIMIT ?)
+            AND claimed_until <= ?
+          RETURNING ${CLAIMED}`,
+  remove: 'DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?',
+  retryAt: `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
+            WHERE id = ? AND claim_holder = ?`,
+  pending: 'SELECT COUNT(*) AS n FROM webhook_outbox',
+
+  logAttempt: `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, at, duration_ms, status, response, error, outcome)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // Everything older than the newest DELIVERY_LOG_KEPT (nothing while there are fewer: the bound is NULL).
+  pruneLog: `DELETE FROM webhook_deliveries WHERE webhook_id = ? AND id <= (
+               SELECT id FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${DELIVERY_LOG_KEPT})`,
+  recent: `SELECT ${ATTEMPT} FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
+};
+
+const webhook = (r: Row): WebhookRecord => ({
+  id: Number(r.id), namespace: r.namespace as string, repository: r.repository === '' ? null : (r.repository as string),
+  url: r.url as string, events: (r.events as string).split(',').filter(Boolean) as WebhookEventKind[],
+  repositories: (r.repositories as string | null) ?? null, tags: (r.tags as string | null) ?? null,
+  format: r.format as WebhookFormat, secret: r.secret as string, enabled: Number(r.enabled) === 1,
+  createdAt: Number(r.createdAt), updatedAt: Number(r.updatedAt),
+});
+
+class SqlWebhookSubscriptions implements WebhookSubscriptions {
+  constructor(private readonly d: SqlDeps) {}
+
+  async create(w: NewWebhook): Promise<WebhookRecord> {
+    const now = this.d.clock.now();
+    const row = await this.d.x.get<{ id: number }>(Q.insert, w.namespace, w.repository ?? '', w.url, w.events.join(','), w.repositories, w.tags,
+      w.format, w.secret, w.enabled ? 1 : 0, now, now);
+    return { ...w, id: Number(row!.id), createdAt: now, updatedAt: now };
+  }
+
+  async get(id: number): Promise<WebhookRecord | null> {
+    const r = await this.d.x.get<Row>(Q.byId, id);
+    return r ? webhook(r) : null;
+  }
+
+  async list(namespace?: string): Promise<WebhookRecord[]> {
+    const rows = namespace === undefined ? await this.d.x.all<Row>(Q.all) : await this.d.x.all<Row>(Q.inNamespace, namespace);
+    return rows.map(webhook);
+  }
+
+  update(id: number, changes: Partial<WebhookSettings> & { secret?: string }): Promise<WebhookRecord | null> {
+    return this.d.x.atomic(async (x) => {
+      const r = await x.get<Row>(Q.byId, id);
+      if (!r) return null;
+      const w = { ...webhook(r), ...definedOf(changes), updatedAt: this.d.clock.now() };
+      await x.run(Q.update, w.url, w.events.join(','), w.repositories, w.tags, w.format, w.secret, w.enabled ? 1 : 0, w.updatedAt, id);
+      return w;
+    }, [`webhook:${id}`]);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    return (await this.d.x.run(Q.delete, id)) > 0;
+  }
+
+  async forRepository(namespace: string, repository: string): Promise<WebhookRecord[]> {
+    return (await this.d.x.all<Row>(Q.forRepository, namespace, repository)).map(webhook);
+  }
+
+  async namespacesWithPulls(): Promise<string[]> {
+    return (await this.d.x.all<{ namespace: string }>(Q.withPulls)).map((r) => r.namespace);
+  }
+}
+
+/** The keys of `o` whose value is not undefined (a PATCH leaves the others as they are). */
+function definedOf<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+class SqlWebhookOutbox implements WebhookOutbox {
+  constructor(private readonly d: SqlDeps) {}
+
+  async add(entries: readonly OutboxEntry[]): Promise<void> {
+    const now = this.d.clock.now();
+    for (const e of entries) await this.d.x.run(Q.enqueue, e.webhookId, e.eventId, e.eventType, e.payload, now, now);
+  }
+
+  async claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    const now = this.d.clock.now();
+    const rows = await this.d.x.all<Row>(Q.claim, holder, now + claimMs, now, now, limit, now);
+    return rows.map((r) => ({
+      id: Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
+      payload: r.payload as string, attempts: Number(r.attempts), createdAt: Number(r.createdAt),
+    })).sort((a, b) => a.id - b.id);
+  }
+
+  async remove(id: number, holder: string): Promise<boolean> {
+    return (await this.d.x.run(Q.remove, id, holder)) > 0;
+  }
+
+  async retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean> {
+    return (await this.d.x.run(Q.retryAt, nextAttemptAt, id, holder)) > 0;
+  }
+
+  async pending(): Promise<number> {
+    return Number((await this.d.x.get<{ n: number }>(Q.pending))?.n ?? 0);
+  }
+}
+
+class SqlWebhookDeliveryLog implements WebhookDeliveryLog {
+  constructor(private readonly d: SqlDeps) {}
+
+  async append(a: DeliveryAttempt): Promise<void> {
+    await this.d.x.atomic(async (x) => {
+      await x.run(Q.logAttempt, a.webhookId, a.eventId, a.eventType, a.attempt, a.at, Math.round(a.durationMs), a.status, a.response, a.error, a.outcome);
+      await x.run(Q.pruneLog, a.webhookId, a.webhookId);
+    });
+  }
+
+  async recent(webhookId: number, limit: number): Promise<DeliveryLogEntry[]> {
+    return (await this.d.x.all<Row>(Q.recent, webhookId, limit)).map((r) => ({
+      id: Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
+      attempt: Number(r.attempt), at: Number(r.at), durationMs: Number(r.durationMs),
+      status: r.status === null || r.status === undefined ? null : Number(r.status),
+      response: (r.response as string | null) ?? null, error: (r.error as string | null) ?? null, outcome: r.outcome as DeliveryAttempt['outcome'],
+    }));
+  }
+}
+
+export class SqlWebhooks implements WebhookStore {
+  readonly subscriptions: WebhookSubscriptions;
+  readonly outbox: WebhookOutbox;
+  readonly log: WebhookDeliveryLog;
+
+  constructor(d: SqlDeps) {
+    this.subscriptions = new SqlWebhookSubscriptions(d);
+    this.outbox = new SqlWebhookOutbox(d);
+    this.log = new SqlWebhookDeliveryLog(d);
+  }
+}
