@@ -97,13 +97,14 @@ export class ManifestService {
         if (goneChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${goneChild} unknown to repository`, { detail: { digest: goneChild } });
         // Webhooks: one indexed lookup; the tag's digest before the move only when someone listens.
         const subscribers = await EventSubscribers.of(m, repository);
-        const before = tag !== null && subscribers.any ? ((await m.tags.resolve(repoId, tag))?.digest ?? null) : null;
+        const listening = subscribers.any && subscribers.want(PUSH_EVENTS, repository, tag);
+        const before = tag !== null && listening ? ((await m.tags.resolve(repoId, tag))?.digest ?? null) : null;
         if (!(await m.blobs.link(repoId, digest, bytes.length))) {
           throw new RegistryError('MANIFEST_INVALID', `manifest ${digest} was garbage-collected while it was stored; retry`);
         }
         await m.manifests.put(repoId, record, refs);
         if (tag !== null) await m.tags.move(repoId, tag, digest);
-        if (subscribers.any) recorded = await subscribers.record(m, pushChanges(repository, record, tag, before, actor));
+        if (listening) recorded = await subscribers.record(m, pushChanges(repository, record, tag, before, actor));
       });
     } finally {
       await claim.release();
@@ -194,6 +195,8 @@ export class ManifestService {
     }
   }
 }
+
+const PUSH_EVENTS: readonly RegistryChange['type'][] = ['io.wharf.image.pushed', 'io.wharf.tag.moved'];
 
 /** A push's events: the manifest stored (with its tag), and the tag's move when it pointed elsewhere before. */
 function pushChanges(repository: string, r: ManifestRecord, tag: string | null, before: string | null, actor: Actor): RegistryChange[] {
