@@ -271,6 +271,21 @@ describe('webhook dispatcher', () => {
     }
   });
 
+  test('an event the outbox cannot read is given up at once, logged, never sent', async () => {
+    const s = setup();
+    try {
+      const id = await s.hook();
+      await s.meta.webhooks.outbox.add([{ webhookId: id, eventId: 'ev-bad', eventType: 'io.wharf.image.pushed', payload: '{not json' }]);
+      const before = rx.got.length;
+      assert.equal(await round(s.dispatcher), 1);
+      assert.equal(rx.got.length, before);
+      assert.deepEqual((await s.meta.webhooks.log.recent(id, 5)).map((l) => [l.eventId, l.outcome, l.error]), [['ev-bad', 'gave_up', 'the event in the outbox is unreadable']]);
+      assert.equal(await s.meta.webhooks.outbox.pending(), 0);
+    } finally {
+      await s.done();
+    }
+  });
+
   test('a disabled subscription\'s deliveries wait; a deleted one\'s are dropped', async () => {
     const s = setup();
     try {
