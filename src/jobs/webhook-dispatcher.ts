@@ -7,10 +7,17 @@
 // delivery log. The dispatcher polls every second, is nudged right after a commit that recorded
 // deliveries, and sends at most `concurrency` at once. Stopping stops claiming and waits for the
 // deliveries in flight (each bounded by the timeout).
+//
+// Cheap beside a busy registry (whose units of work share the database with it): the dispatcher works in
+// cycles, each one unit of work that records how the attempts that ended since the last one went and
+// claims what is due; nudges within a few milliseconds share a cycle, and a claim's deliveries read each
+// subscription once. It holds up to twice `concurrency` claimed deliveries, so that a slot that frees up
+// starts the next one at once; one that waits starts within a timeout and ends within another, inside
+// its claim.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../config/clock.js';
 import type { StoredEvent } from '../registry/webhook-events.js';
-import type { ClaimedDelivery, DeliveryOutcome, MetaStore, WebhookRecord } from '../store/meta/meta-store.js';
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, MetaStore, WebhookRecord } from '../store/meta/meta-store.js';
 import { renderEvent, renderTest, type RenderOptions } from './webhook-payloads.js';
 import type { SendResult, WebhookSender } from './webhook-sender.js';
 
@@ -50,11 +57,30 @@ export interface TestDeliveryResult extends SendResult {
   eventId: string;
 }
 
+/** How long a nudge waits for more (a burst of pushes shares one cycle). */
+const NUDGE_DELAY_MS = 10;
+
+/** An attempt's end, to be written by the next cycle. */
+interface Settled {
+  delivery: ClaimedDelivery;
+  attempt: DeliveryAttempt;
+  /** For a failed attempt: when to try again. */
+  retryAt: number | null;
+}
+
 export class WebhookDispatcher {
   readonly holder = randomUUID();
+  /** Deliveries being sent. */
+  private sending = 0;
+  /** Claimed, waiting for a slot. */
+  private queued: { delivery: ClaimedDelivery; subscription: Promise<WebhookRecord | null> }[] = [];
+  private settled: Settled[] = [];
+  /** Claimed but not to be sent (the dispatcher stopped): given back by the next cycle. */
+  private unsent: ClaimedDelivery[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
-  private polling = false;
+  private nudged: NodeJS.Timeout | null = null;
+  private cycling: Promise<number> | null = null;
   private again = false;
   private stopped = false;
 
@@ -71,78 +97,130 @@ export class WebhookDispatcher {
     this.nudge();
   }
 
-  /** Looks for due deliveries now (after a commit that recorded some, or a delivery that freed a slot). */
+  /** Runs a cycle soon (after a commit that recorded deliveries, or an attempt that ended). */
   nudge(): void {
-    if (this.stopped) return;
-    setImmediate(() => void this.poll());
+    if (this.nudged) return;
+    this.nudged = setTimeout(() => {
+      this.nudged = null;
+      void this.poll();
+    }, NUDGE_DELAY_MS);
   }
 
-  /** Stops claiming; waits for the deliveries in flight. */
+  /** Stops claiming; waits for the deliveries in flight and writes how they went. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pump();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    await this.idle();
+    if (this.nudged) clearTimeout(this.nudged);
+    this.nudged = null;
   }
 
-  /** Claims what is due and free slots allow, and starts delivering it; how many were claimed. */
-  async poll(): Promise<number> {
-    if (this.stopped) return 0;
-    if (this.polling) {
+  /**
+   * One cycle now (or right after the one under way): writes the attempts that ended, claims what is due
+   * for the free slots and starts sending it. How many it claimed.
+   */
+  poll(): Promise<number> {
+    if (this.stopped && this.settled.length === 0 && this.unsent.length === 0) return this.cycling ?? Promise.resolve(0);
+    if (this.cycling) {
       this.again = true;
+      return Promise.resolve(0);
+    }
+    this.cycling = this.cycle().finally(() => {
+      this.cycling = null;
+      if (this.again) {
+        this.again = false;
+        this.nudge();
+      }
+    });
+    return this.cycling;
+  }
+
+  /** Waits until nothing is being sent and every ended attempt is written. */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.cycling) await this.cycling;
+      else if (this.inFlight.size > 0 || this.queued.length > 0) await Promise.all([...this.inFlight]);
+      else if (this.settled.length > 0 || this.unsent.length > 0) await this.poll();
+      else return;
+    }
+  }
+
+  private async cycle(): Promise<number> {
+    const settled = this.settled;
+    const unsent = this.unsent;
+    this.settled = [];
+    this.unsent = [];
+    const free = this.stopped ? 0 : 2 * this.o.concurrency - this.sending - this.queued.length;
+    let due: ClaimedDelivery[];
+    try {
+      due = await this.o.meta.tx(async (m) => {
+        // Removed, or due again, only while this process still holds the claim (else another has it now).
+        for (const b of settled) {
+          if (b.retryAt !== null) await m.webhooks.outbox.retryAt(b.delivery.id, this.holder, b.retryAt);
+          else await m.webhooks.outbox.remove(b.delivery.id, this.holder);
+        }
+        await m.webhooks.log.append(settled.map((b) => b.attempt));
+        for (const d of unsent) await m.webhooks.outbox.release(d.id, this.holder);
+        return free > 0 ? m.webhooks.outbox.claim(this.holder, this.claimMs, free) : [];
+      });
+    } catch (err) {
+      // Not written: those claims lapse and the deliveries are made again (at least once).
+      this.o.onError?.(err);
       return 0;
     }
-    this.polling = true;
-    let claimed = 0;
-    try {
-      do {
-        this.again = false;
-        const free = this.o.concurrency - this.inFlight.size;
-        if (free <= 0) break;
-        const due = await this.o.meta.webhooks.outbox.claim(this.holder, this.claimMs, free);
-        claimed += due.length;
-        for (const d of due) this.track(this.deliver(d));
-        if (due.length === free) this.again = true;
-      } while (this.again && !this.stopped);
-    } catch (err) {
-      this.o.onError?.(err);
-    } finally {
-      this.polling = false;
+    for (const b of settled) this.o.onAttempt?.(b.attempt.outcome, b.attempt.durationMs);
+    const subscriptions = new Map<number, Promise<WebhookRecord | null>>();
+    for (const d of due) {
+      let w = subscriptions.get(d.webhookId);
+      if (!w) subscriptions.set(d.webhookId, w = this.o.meta.webhooks.subscriptions.get(d.webhookId));
+      this.queued.push({ delivery: d, subscription: w });
     }
-    return claimed;
+    this.pump();
+    // A full claim: more may be due.
+    if (due.length > 0 && due.length === free) this.again = true;
+    return due.length;
   }
 
-  /** Waits until nothing is in flight (tests). */
-  async idle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.polling) await Promise.all([...this.inFlight, new Promise((r) => setImmediate(r))]);
+  /** Starts waiting deliveries while slots are free (once stopped, gives them back instead). */
+  private pump(): void {
+    if (this.stopped) {
+      this.unsent.push(...this.queued.map((q) => q.delivery));
+      this.queued = [];
+      return;
+    }
+    while (this.sending < this.o.concurrency && this.queued.length > 0) {
+      const { delivery, subscription } = this.queued.shift()!;
+      this.sending++;
+      const tracked = this.deliver(delivery, subscription).catch((err: unknown) => this.o.onError?.(err)).finally(() => {
+        this.sending--;
+        this.inFlight.delete(tracked);
+        this.pump();
+        // The next cycle writes how it went (and claims more when few are waiting).
+        this.nudge();
+      });
+      this.inFlight.add(tracked);
+    }
   }
 
-  private track(p: Promise<void>): void {
-    const tracked = p.catch((err: unknown) => this.o.onError?.(err)).finally(() => {
-      this.inFlight.delete(tracked);
-      this.nudge();
-    });
-    this.inFlight.add(tracked);
-  }
-
-  private async deliver(d: ClaimedDelivery): Promise<void> {
-    const w = await this.o.meta.webhooks.subscriptions.get(d.webhookId);
+  private async deliver(d: ClaimedDelivery, subscription: Promise<WebhookRecord | null>): Promise<void> {
+    const w = await subscription;
     // Deleted since it was claimed: its deliveries went with it.
     if (!w) return;
     const rendered = renderEvent(w.format, { id: d.eventId, time: d.createdAt, event: JSON.parse(d.payload) as StoredEvent }, this.o.render);
     const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...rendered, eventId: d.eventId, eventType: d.eventType });
     const attempt = d.attempts + 1;
     const outcome: DeliveryOutcome = result.delivered ? 'delivered' : attempt >= this.o.maxAttempts ? 'gave_up' : 'failed_attempt';
-    const now = this.o.clock.now();
-    await this.o.meta.tx(async (m) => {
-      if (outcome === 'failed_attempt') await m.webhooks.outbox.retryAt(d.id, this.holder, now + backoffMs(attempt, this.o.retry));
-      else await m.webhooks.outbox.remove(d.id, this.holder);
-      await m.webhooks.log.append({
-        webhookId: w.id, eventId: d.eventId, eventType: d.eventType, attempt, at: now, durationMs: result.durationMs,
+    const at = this.o.clock.now();
+    this.settled.push({
+      delivery: d,
+      attempt: {
+        webhookId: w.id, eventId: d.eventId, eventType: d.eventType, attempt, at, durationMs: result.durationMs,
         status: result.status, response: result.response, error: result.error, outcome,
-      });
+      },
+      retryAt: outcome === 'failed_attempt' ? at + backoffMs(attempt, this.o.retry) : null,
     });
-    this.o.onAttempt?.(outcome, result.durationMs);
   }
 
   /**
@@ -157,10 +235,10 @@ export class WebhookDispatcher {
     }, { source: this.o.render?.source ?? origin });
     const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...rendered, eventId, eventType: 'io.wharf.webhook.test' });
     const outcome: DeliveryOutcome = result.delivered ? 'delivered' : 'failed_attempt';
-    await this.o.meta.webhooks.log.append({
+    await this.o.meta.webhooks.log.append([{
       webhookId: w.id, eventId, eventType: 'io.wharf.webhook.test', attempt: 1, at, durationMs: result.durationMs,
       status: result.status, response: result.response, error: result.error, outcome,
-    });
+    }]);
     this.o.onAttempt?.(outcome, result.durationMs);
     return { eventId, ...result };
   }

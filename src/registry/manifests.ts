@@ -102,18 +102,19 @@ export class ManifestService {
         // Webhooks: one indexed lookup. The tag's digest before the move is read only when someone listens
         // or a quota counts tags.
         const subscribers = await EventSubscribers.of(m, repository);
-        const current = tag !== null && (quotas || subscribers.any) ? await m.tags.resolve(repoId, tag) : null;
+        const listening = subscribers.any && subscribers.want(PUSH_EVENTS, repository, tag);
+        const current = tag !== null && (quotas || listening) ? await m.tags.resolve(repoId, tag) : null;
         if (quotas) {
           const refusal = await quotas.refusal(m, { blob: { digest, size: bytes.length }, newTag: tag !== null && current === null });
           if (refusal) throw refusal;
         }
-        const before = current?.digest ?? null;
+        const before = listening ? (current?.digest ?? null) : null;
         if (!(await m.blobs.link(repoId, digest, bytes.length))) {
           throw new RegistryError('MANIFEST_INVALID', `manifest ${digest} was garbage-collected while it was stored; retry`);
         }
         await m.manifests.put(repoId, record, refs);
         if (tag !== null) await m.tags.move(repoId, tag, digest);
-        if (subscribers.any) recorded = await subscribers.record(m, pushChanges(repository, record, tag, before, actor));
+        if (listening) recorded = await subscribers.record(m, pushChanges(repository, record, tag, before, actor));
       });
     } finally {
       await claim.release();
@@ -213,6 +214,8 @@ export async function removeManifest(m: MetaTx, repoId: number, digest: string):
   await m.blobs.unlink(repoId, digest);
   return true;
 }
+
+const PUSH_EVENTS: readonly RegistryChange['type'][] = ['io.wharf.image.pushed', 'io.wharf.tag.moved'];
 
 /** A push's events: the manifest stored (with its tag), and the tag's move when it pointed elsewhere before. */
 function pushChanges(repository: string, r: ManifestRecord, tag: string | null, before: string | null, actor: Actor): RegistryChange[] {

@@ -106,6 +106,11 @@ export class EventSubscribers {
     return this.subscriptions.length > 0;
   }
 
+  /** Whether a subscription wants an event of one of these types about the repository and tag (before reading more for it). */
+  want(types: readonly RegistryChange['type'][], repository: string, tag: string | null): boolean {
+    return this.subscriptions.some((w) => types.some((type) => subscriptionWants(w, { type, repository, tag })));
+  }
+
   /** Adds a delivery to the outbox for each subscription that wants each change; how many were added. */
   async record(m: MetaTx, changes: readonly RegistryChange[]): Promise<number> {
     if (this.subscriptions.length === 0) return 0;

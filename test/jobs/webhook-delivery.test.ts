@@ -141,7 +141,7 @@ describe('webhook dispatcher', () => {
 
   function dispatcherOn(meta: MetaStore, clock: FakeClock, sender: WebhookSender, o: { maxAttempts?: number; timeoutMs?: number } = {}): WebhookDispatcher {
     return new WebhookDispatcher({
-      meta, sender, clock, retry: { initialMs: 10_000, maxMs: 60_000 }, maxAttempts: o.maxAttempts ?? 5, concurrency: 4, timeoutMs: o.timeoutMs ?? 2_000,
+      meta, sender, clock, retry: { initialMs: 10_000, maxMs: 60_000 }, maxAttempts: o.maxAttempts ?? 5, concurrency: 4, timeoutMs: o.timeoutMs ?? 2_000, pollMs: 60_000,
       onError: (err) => { throw err; },
     });
   }
@@ -244,6 +244,45 @@ describe('webhook dispatcher', () => {
       await senderB.close();
       await metaB.close();
       await a.done();
+    }
+  });
+
+  test('stopping: the delivery in flight ends and is written; claimed ones not yet sent are given back at once', async () => {
+    const s = setup();
+    const one = dispatcherOn(s.meta, s.clock, s.sender, {});
+    try {
+      const id = await s.hook();
+      for (let i = 0; i < 12; i++) await enqueue(s.meta, id, `ev-stop-${i}`);
+      const before = rx.got.length;
+      rx.answer = (res) => { setTimeout(() => res.end('ok'), 300); };
+      // Four at once, eight held: the first claim takes eight.
+      assert.equal(await one.poll(), 8);
+      await new Promise((r) => setTimeout(r, 100));
+      await one.stop();
+      assert.equal(rx.got.length - before, 4, 'only the four in flight were sent');
+      const log = await s.meta.webhooks.log.recent(id, 50);
+      assert.deepEqual(log.map((l) => l.outcome), ['delivered', 'delivered', 'delivered', 'delivered']);
+      // The four held and the four never claimed are anyone's now, no attempt counted.
+      const next = await s.meta.webhooks.outbox.claim('another', 10_000, 100);
+      assert.deepEqual(next.map((c) => c.attempts), [0, 0, 0, 0, 0, 0, 0, 0]);
+      rx.answer = (res) => { res.end('ok'); };
+    } finally {
+      await s.done();
+    }
+  });
+
+  test('an event the outbox cannot read is given up at once, logged, never sent', async () => {
+    const s = setup();
+    try {
+      const id = await s.hook();
+      await s.meta.webhooks.outbox.add([{ webhookId: id, eventId: 'ev-bad', eventType: 'io.wharf.image.pushed', payload: '{not json' }]);
+      const before = rx.got.length;
+      assert.equal(await round(s.dispatcher), 1);
+      assert.equal(rx.got.length, before);
+      assert.deepEqual((await s.meta.webhooks.log.recent(id, 5)).map((l) => [l.eventId, l.outcome, l.error]), [['ev-bad', 'gave_up', 'the event in the outbox is unreadable']]);
+      assert.equal(await s.meta.webhooks.outbox.pending(), 0);
+    } finally {
+      await s.done();
     }
   });
 

@@ -94,13 +94,18 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     const retried = await m.webhooks.outbox.claim('d', 10_000, 10);
     assert.deepEqual(retried.map((c) => [c.eventId, c.attempts]), [['e2', 1]]);
     assert.equal(await m.webhooks.outbox.pending(), 2);
+
+    // A claim given back unused (a stopping process): due at once for anyone, no attempt counted.
+    assert.equal(await m.webhooks.outbox.release(retried[0]!.id, 'c'), false, 'only by its holder');
+    assert.equal(await m.webhooks.outbox.release(retried[0]!.id, 'd'), true);
+    assert.deepEqual((await m.webhooks.outbox.claim('e', 10_000, 10)).map((c) => [c.eventId, c.attempts]), [['e2', 1]]);
   });
 
   test('outbox: a disabled subscription\'s deliveries wait; deleting the subscription drops them and its log', async (t) => {
     const { m } = await open(t);
     const id = await subscribed(m.webhooks);
     await m.webhooks.outbox.add([entry(id, 1)]);
-    await m.webhooks.log.append(attempt(id, 0));
+    await m.webhooks.log.append([attempt(id, 0)]);
     await m.webhooks.subscriptions.update(id, { enabled: false });
     assert.deepEqual(await m.webhooks.outbox.claim('a', 10_000, 10), []);
     await m.webhooks.subscriptions.update(id, { enabled: true });
@@ -142,8 +147,10 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     const { m } = await open(t);
     const a = await subscribed(m.webhooks);
     const b = await subscribed(m.webhooks);
-    for (let i = 0; i < DELIVERY_LOG_KEPT + 7; i++) await m.webhooks.log.append(attempt(a, i));
-    await m.webhooks.log.append({ ...attempt(b, 1), status: null, response: null, error: 'timed out', outcome: 'gave_up' });
+    for (let i = 0; i < DELIVERY_LOG_KEPT; i++) await m.webhooks.log.append([attempt(a, i)]);
+    // Several at once (a group commit), of two subscriptions.
+    await m.webhooks.log.append([...Array.from({ length: 7 }, (_, i) => attempt(a, DELIVERY_LOG_KEPT + i)),
+      { ...attempt(b, 1), status: null, response: null, error: 'timed out', outcome: 'gave_up' }]);
     const kept = await m.webhooks.log.recent(a, 1000);
     assert.equal(kept.length, DELIVERY_LOG_KEPT);
     assert.equal(kept[0]!.eventId, `e${DELIVERY_LOG_KEPT + 6}`);

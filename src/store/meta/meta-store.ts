@@ -348,13 +348,15 @@ export interface WebhookOutbox {
   remove(id: number, holder: string): Promise<boolean>;
   /** Counts a failed attempt and makes the delivery due again at `nextAttemptAt`, unclaimed, if `holder` still holds it. */
   retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean>;
+  /** Gives a claim back unused (a process stopping): the delivery is due as it was, for anyone. */
+  release(id: number, holder: string): Promise<boolean>;
   /** How many deliveries are waiting (for the metrics gauge). */
   pending(): Promise<number>;
 }
 
 export interface WebhookDeliveryLog {
-  /** Records an attempt, keeping the last DELIVERY_LOG_KEPT of the subscription. */
-  append(a: DeliveryAttempt): Promise<void>;
+  /** Records attempts, keeping the last DELIVERY_LOG_KEPT of each subscription. */
+  append(attempts: readonly DeliveryAttempt[]): Promise<void>;
   /** The subscription's attempts, newest first. */
   recent(webhookId: number, limit: number): Promise<DeliveryLogEntry[]>;
 }

@@ -29,7 +29,9 @@ const Q = {
   forRepository: `SELECT ${WEBHOOK} FROM webhooks WHERE namespace = ? AND repository IN ('', ?) AND enabled = 1 ORDER BY id`,
   withPulls: "SELECT DISTINCT namespace FROM webhooks WHERE enabled = 1 AND events LIKE '%pull%' ORDER BY namespace",
 
-  enqueue: 'INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
+  // One statement for a change's deliveries (a few rows: a push and its tag move, for each subscription).
+  enqueue: (rows: number) => `INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at)
+    VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
   claim: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
           WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
                        WHERE o.next_attempt_at <= ? AND o.claimed_until <= ? AND w.enabled = 1
@@ -39,6 +41,7 @@ const Q = {
   remove: 'DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?',
   retryAt: `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
             WHERE id = ? AND claim_holder = ?`,
+  release: 'UPDATE webhook_outbox SET claim_holder = NULL, claimed_until = 0 WHERE id = ? AND claim_holder = ?',
   pending: 'SELECT COUNT(*) AS n FROM webhook_outbox',
 
   logAttempt: `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, at, duration_ms, status, response, error, outcome)
@@ -48,6 +51,9 @@ const Q = {
                SELECT id FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${DELIVERY_LOG_KEPT})`,
   recent: `SELECT ${ATTEMPT} FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
 };
+
+/** Most deliveries one INSERT adds (longer lists take several; statements are prepared per row count). */
+const ENQUEUED_AT_ONCE = 32;
 
 const webhook = (r: Row): WebhookRecord => ({
   id: Number(r.id), namespace: r.namespace as string, repository: r.repository === '' ? null : (r.repository as string),
@@ -110,7 +116,10 @@ class SqlWebhookOutbox implements WebhookOutbox {
 
   async add(entries: readonly OutboxEntry[]): Promise<void> {
     const now = this.d.clock.now();
-    for (const e of entries) await this.d.x.run(Q.enqueue, e.webhookId, e.eventId, e.eventType, e.payload, now, now);
+    for (let i = 0; i < entries.length; i += ENQUEUED_AT_ONCE) {
+      const piece = entries.slice(i, i + ENQUEUED_AT_ONCE);
+      await this.d.x.run(Q.enqueue(piece.length), ...piece.flatMap((e) => [e.webhookId, e.eventId, e.eventType, e.payload, now, now]));
+    }
   }
 
   async claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
@@ -130,6 +139,10 @@ class SqlWebhookOutbox implements WebhookOutbox {
     return (await this.d.x.run(Q.retryAt, nextAttemptAt, id, holder)) > 0;
   }
 
+  async release(id: number, holder: string): Promise<boolean> {
+    return (await this.d.x.run(Q.release, id, holder)) > 0;
+  }
+
   async pending(): Promise<number> {
     return Number((await this.d.x.get<{ n: number }>(Q.pending))?.n ?? 0);
   }
@@ -138,10 +151,14 @@ class SqlWebhookOutbox implements WebhookOutbox {
 class SqlWebhookDeliveryLog implements WebhookDeliveryLog {
   constructor(private readonly d: SqlDeps) {}
 
-  async append(a: DeliveryAttempt): Promise<void> {
+  async append(attempts: readonly DeliveryAttempt[]): Promise<void> {
+    if (attempts.length === 0) return;
     await this.d.x.atomic(async (x) => {
-      await x.run(Q.logAttempt, a.webhookId, a.eventId, a.eventType, a.attempt, a.at, Math.round(a.durationMs), a.status, a.response, a.error, a.outcome);
-      await x.run(Q.pruneLog, a.webhookId, a.webhookId);
+      for (const a of attempts) {
+        await x.run(Q.logAttempt, a.webhookId, a.eventId, a.eventType, a.attempt, a.at, Math.round(a.durationMs), a.status, a.response, a.error, a.outcome);
+      }
+      // Once per subscription, however many attempts it had.
+      for (const id of new Set(attempts.map((a) => a.webhookId))) await x.run(Q.pruneLog, id, id);
     });
   }
 
