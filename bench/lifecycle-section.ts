@@ -57,7 +57,7 @@ async function putBlob(base: string, auth: string, bytes: Buffer): Promise<{ dig
 }
 
 /** Two manifests over the same config and layer, told apart by an annotation. */
-async function prepare(base: string): Promise<{ token: string; manifests: Buffer[] }> {
+export async function prepare(base: string): Promise<{ token: string; manifests: Buffer[] }> {
   await ok(await call(`${base}/api/v1/orgs`, { method: 'POST', headers: { Authorization: ADMIN, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) }), 'create org', 201);
   const scope = encodeURIComponent(`repository:${REPO}:pull,push`);
   const t = await ok(await call(`${base}/token?service=wharf&scope=${scope}`, { headers: { Authorization: ADMIN } }), 'GET /token', 200);
@@ -74,7 +74,7 @@ async function prepare(base: string): Promise<{ token: string; manifests: Buffer
 }
 
 /** `connections` loops of sequential PUTs, each moving one of the loop's own tags to the other manifest. */
-async function putRate(base: string, token: string, manifests: Buffer[], connections: number, seconds: number): Promise<{ reqPerSec: number; completed: number; p50Ms: number; p99Ms: number }> {
+export async function putRate(base: string, token: string, manifests: Buffer[], connections: number, seconds: number): Promise<{ reqPerSec: number; completed: number; p50Ms: number; p99Ms: number }> {
   const url = assertLoopback(base);
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const latencies: number[] = [];
@@ -109,7 +109,7 @@ async function putRate(base: string, token: string, manifests: Buffer[], connect
 }
 
 /** A receiver that answers every delivery 204 and counts them. */
-async function startReceiver(): Promise<{ url: string; received: () => number; stop: () => Promise<void> }> {
+export async function startReceiver(): Promise<{ url: string; received: () => number; stop: () => Promise<void> }> {
   let n = 0;
   const server = http.createServer((req, res) => { req.resume(); req.once('end', () => { n++; res.writeHead(204).end(); }); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,10 +117,13 @@ async function startReceiver(): Promise<{ url: string; received: () => number; s
   return { url: `http://127.0.0.1:${port}/hook`, received: () => n, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
 }
 
-async function enableLifecycle(base: string, receiverUrl: string): Promise<void> {
+/** What the "on" side turns on (BENCH_LIFECYCLE_ON, comma-separated; default both): to find which one costs. */
+const turnedOn = new Set((process.env.BENCH_LIFECYCLE_ON ?? 'quota,webhook').split(',').map((x) => x.trim()));
+
+export async function enableLifecycle(base: string, receiverUrl: string): Promise<void> {
   const json = { Authorization: ADMIN, 'Content-Type': 'application/json' };
-  await ok(await call(`${base}/api/v1/namespaces/bench/quota`, { method: 'PUT', headers: json, body: JSON.stringify({ bytes: 1024 ** 4, tags: 1_000_000 }) }), 'set quota', 200);
-  await ok(await call(`${base}/api/v1/namespaces/bench/webhooks`, { method: 'POST', headers: json, body: JSON.stringify({ url: receiverUrl, events: ['push', 'delete', 'pull', 'tag-move'] }) }), 'create webhook', 201);
+  if (turnedOn.has('quota')) await ok(await call(`${base}/api/v1/namespaces/bench/quota`, { method: 'PUT', headers: json, body: JSON.stringify({ bytes: 1024 ** 4, tags: 1_000_000 }) }), 'set quota', 200);
+  if (turnedOn.has('webhook')) await ok(await call(`${base}/api/v1/namespaces/bench/webhooks`, { method: 'POST', headers: json, body: JSON.stringify({ url: receiverUrl, events: ['push', 'delete', 'pull', 'tag-move'] }) }), 'create webhook', 201);
 }
 
 export async function runLifecycleSection(report: Report, opts: LifecycleSectionOptions): Promise<void> {
