@@ -15,6 +15,7 @@ import type { Clock } from '../config/clock.js';
 import { tagPatternMatches } from '../oci/tag-patterns.js';
 import type { MetaStore, MetaTx, OutboxEntry, WebhookEventKind, WebhookRecord } from '../store/meta/meta-store.js';
 import type { Actor, EventRequest } from './events.js';
+import { GroupCommit } from '../store/meta/group-commit.js';
 
 /** The CloudEvents `type` of each event, and the subscription kind that asks for it (null: sent on request only). */
 export const EVENT_KINDS = {
@@ -148,15 +149,20 @@ export const PULL_SUBSCRIPTIONS_REFRESH_MS = 5_000;
 
 /**
  * The registry's side of webhooks in one process: the nudge after a commit that recorded deliveries, and
- * pull events (the namespaces that want them, and a queue written in batches like the audit log).
+ * pull events (the namespaces that want them, and a group commit of the events, as the audit log has).
  */
 export class WebhookEvents {
   private readonly recordedListeners: (() => void)[] = [];
   private pullNamespaces = new Set<string>();
   private refreshedAt = -Infinity;
   private refreshing: Promise<void> | null = null;
-  private queue: RegistryChange[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly pulls = new GroupCommit<RegistryChange>(async (batch) => {
+    try {
+      this.recorded(await this.meta.tx((m) => recordEvents(m, batch)));
+    } catch (err) {
+      this.onPullError(err);
+    }
+  });
   /** Told when pull events could not be written (they are best effort). */
   onPullError: (err: unknown) => void = () => undefined;
 
@@ -199,27 +205,11 @@ export class WebhookEvents {
 
   /** A manifest was pulled: recorded in the next batch, best effort (after the answer; never fails it). */
   pulled(change: Omit<RegistryChange, 'type' | 'previousDigest'>): void {
-    this.queue.push({ ...change, type: 'io.wharf.image.pulled', previousDigest: null });
-    this.draining ??= this.drain();
+    this.pulls.add({ ...change, type: 'io.wharf.image.pulled', previousDigest: null });
   }
 
   /** Writes the queued pull events (called before the store closes). */
-  async flush(): Promise<void> {
-    while (this.draining) await this.draining;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      // Let the pulls already on their way join this batch: one commit for many events.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        this.recorded(await this.meta.tx((m) => recordEvents(m, batch)));
-      } catch (err) {
-        this.onPullError(err);
-      }
-    }
-    this.draining = null;
+  flush(): Promise<void> {
+    return this.pulls.flush();
   }
 }

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { AuditRecord, NewAuditRecord } from '../store/meta/account-store.js';
 import type { MetaStore } from '../store/meta/meta-store.js';
 import type { RegistryEvent, RegistryEvents } from '../registry/events.js';
+import { GroupCommit } from '../store/meta/group-commit.js';
 
 export interface AuditEntry {
   actor: string;
@@ -18,10 +19,18 @@ export interface AuditEntry {
 
 export class AuditTrail {
   /** Records waiting for the next commit, with the callers waiting on them. */
-  private queue: { record: NewAuditRecord; done: () => void }[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly pending: GroupCommit<{ record: NewAuditRecord; done: () => void }>;
 
-  constructor(private readonly meta: MetaStore, private readonly log: FastifyBaseLogger) {}
+  constructor(private readonly meta: MetaStore, private readonly log: FastifyBaseLogger) {
+    this.pending = new GroupCommit(async (batch) => {
+      try {
+        await this.meta.tx(async (m) => { for (const b of batch) await m.audit.append(b.record); });
+      } catch (err) {
+        this.log.warn({ err, records: batch.length }, 'audit records not written');
+      }
+      for (const b of batch) b.done();
+    });
+  }
 
   /**
    * Writes one record; resolves once it is committed. Records that arrive while a commit is under way
@@ -34,27 +43,7 @@ export class AuditTrail {
       actor: e.actor, actorKind: e.actorKind, remote, action: e.action, target: e.target, outcome: e.outcome,
       detail: e.detail === undefined ? null : JSON.stringify(e.detail),
     };
-    return new Promise<void>((resolve) => {
-      this.queue.push({ record, done: resolve });
-      this.draining ??= this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      // Let the requests already read off the sockets add their records first: a commit blocks the
-      // event loop for its sync, so without this pause every batch would hold a single record.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        await this.meta.tx(async (m) => { for (const b of batch) await m.audit.append(b.record); });
-      } catch (err) {
-        this.log.warn({ err, records: batch.length }, 'audit records not written');
-      }
-      for (const b of batch) b.done();
-    }
-    this.draining = null;
+    return new Promise<void>((done) => this.pending.add({ record, done }));
   }
 
   /** Records the registry's pushes and deletes as they happen. */

@@ -8,13 +8,11 @@ import assert from 'node:assert/strict';
 import { makeImage, pushBlob, pushImage, pushImageParts, putManifest, getManifest, type Image } from './lib/registry.js';
 import { MT } from './lib/content.js';
 import { expectError, expectStatus, parseJson, req, type Res } from './lib/http.js';
-import { ADMIN, api, apiOk, basic, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
+import { ADMIN, api, apiOk, basic, BOSS, EDITOR, seedAcme, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 interface Rule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 
-const BOSS = basic('boss', 'boss-password');
-const EDITOR = basic('editor', 'editor-password');
 
 function message(res: Res): string {
   return parseJson<{ errors: { message: string }[] }>(res).errors[0]!.message;
@@ -36,11 +34,7 @@ describe('immutable tags over HTTP', () => {
   before(async () => {
     if (process.env.WHARF_TEST_META === 'postgres') db = await createTestDatabase();
     s = await startBuiltin(db ? { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: db.url } : {});
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'beta' }, 201);
-    for (const u of ['boss', 'editor']) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'boss' }, role: 'admin' }, 204);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'editor' }, role: 'editor' }, 204);
+    await seedAcme(s);
   });
 
   after(async () => {

@@ -9,16 +9,13 @@ import assert from 'node:assert/strict';
 import { blobStatus, makeImage, pushBlob, pushImage, pushImageParts, putManifest, snapshot, startUpload, withDigest } from './lib/registry.js';
 import { MT, randomBlob, type Content } from './lib/content.js';
 import { expectError, expectStatus, parseJson, req, type Res } from './lib/http.js';
-import { ADMIN, api, apiOk, basic, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
+import { ADMIN, api, apiOk, BOSS, EDITOR, OUTSIDER, seedAcme, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
 import { storedCopies } from './lib/stored.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 interface Quota { namespace: string; repository: string | null; limits: { bytes: number | null; tags: number | null }; usage: { bytes: number; tags: number } }
 interface ErrorBody { errors: { code: string; message: string; detail?: unknown }[] }
 
-const BOSS = basic('boss', 'boss-password');
-const EDITOR = basic('editor', 'editor-password');
-const OUTSIDER = basic('outsider', 'outsider-password');
 
 const error = (res: Res): ErrorBody['errors'][0] => parseJson<ErrorBody>(res).errors[0]!;
 
@@ -36,10 +33,7 @@ describe('quotas over HTTP', () => {
     // npm test's scaled-out pass (WHARF_TEST_META=postgres): the metadata on PostgreSQL.
     if (process.env.WHARF_TEST_META === 'postgres') db = await createTestDatabase();
     s = await startBuiltin(db ? { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: db.url } : {});
-    for (const org of ['acme', 'beta', 'up', 'mt', 'mf', 'us']) await apiOk(s, ADMIN, 'POST', '/orgs', { name: org }, 201);
-    for (const u of ['boss', 'editor', 'outsider']) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'boss' }, role: 'admin' }, 204);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'editor' }, role: 'editor' }, 204);
+    await seedAcme(s, ['acme', 'beta', 'up', 'mt', 'mf', 'us'], ['boss', 'editor', 'outsider']);
   });
 
   after(async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { getManifest, pushImage, tagsOf } from './lib/registry.js';
 import { expectError, expectStatus, parseJson, req, sleep, type Res } from './lib/http.js';
-import { ADMIN, api, apiOk, basic, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
+import { ADMIN, api, apiOk, BOSS, EDITOR, seedAcme, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startWharf, wharfBin, type WharfServer } from '../helpers/server.js';
 import type { GcReport } from '../../src/registry/gc.js';
@@ -18,8 +18,6 @@ interface Policy { namespace: string; repository: string | null; keepLast: numbe
 interface Effective { setOn: string; namespace: string | null; repository: string | null; keepLast: number | null }
 interface HistoryBody { items: { tag: string; digest: string | null; restorable: boolean }[] }
 
-const BOSS = basic('boss', 'boss-password');
-const EDITOR = basic('editor', 'editor-password');
 const HISTORY_KEEP = '3s';
 
 const message = (r: Res): string => parseJson<{ errors: { message: string }[] }>(r).errors[0]!.message;
@@ -42,10 +40,7 @@ describe('retention over HTTP (builtin)', () => {
   before(async () => {
     if (process.env.WHARF_TEST_META === 'postgres') db = await createTestDatabase();
     s = await startBuiltin({ ...metaEnv(), WHARF_HISTORY_KEEP: HISTORY_KEEP, WHARF_RETENTION_INTERVAL: 'off' });
-    for (const org of ['acme', 'beta']) await apiOk(s, ADMIN, 'POST', '/orgs', { name: org }, 201);
-    for (const u of ['boss', 'editor']) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'boss' }, role: 'admin' }, 204);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'editor' }, role: 'editor' }, 204);
+    await seedAcme(s);
   });
 
   after(async () => {

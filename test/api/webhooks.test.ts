@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { getManifest, pushImage } from './lib/registry.js';
 import { expectError, expectStatus, parseJson, req, type Res } from './lib/http.js';
-import { ADMIN, api, apiOk, basic, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
+import { ADMIN, api, apiOk, BOSS, EDITOR, seedAcme, startBuiltin, withHeaders, type BuiltinServer } from './lib/builtin.js';
 import { validSignature, WebhookReceiver, type Delivery } from './lib/webhook-receiver.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
@@ -19,8 +19,6 @@ interface Hook {
 interface LogEntry { id: number; eventId: string; eventType: string; attempt: number; at: string; durationMs: number; status: number | null; response: string | null; error: string | null; outcome: string }
 interface CloudEvent { specversion: string; id: string; source: string; type: string; time: string; subject: string; datacontenttype: string; data: Record<string, unknown> }
 
-const BOSS = basic('boss', 'boss-password');
-const EDITOR = basic('editor', 'editor-password');
 const fingerprint = (secret: string): string => createHash('sha256').update(secret).digest('hex').slice(0, 8);
 const body = <T>(d: Delivery): T => JSON.parse(d.body) as T;
 
@@ -52,11 +50,7 @@ describe('webhooks over HTTP', () => {
       WHARF_WEBHOOKS_RETRY_INITIAL: '200ms', WHARF_WEBHOOKS_RETRY_MAX: '1s', WHARF_WEBHOOKS_TIMEOUT: '2s',
       ...(db ? { WHARF_META_DRIVER: 'postgres', WHARF_META_POSTGRES_URL: db.url } : {}),
     });
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'beta' }, 201);
-    for (const u of ['boss', 'editor']) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'boss' }, role: 'admin' }, 204);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'editor' }, role: 'editor' }, 204);
+    await seedAcme(s);
   });
 
   after(async () => {

@@ -6,10 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, ADMIN_PASSWORD, apiOk, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { makeImage, pushBlob, pushImage, putManifest } from '../api/lib/registry.js';
 import { MT } from '../api/lib/content.js';
 import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
+import { signInAdminAndDev } from './lib/admin-cast.js';
 
 interface Rule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 
@@ -43,11 +44,7 @@ describe('wharf admin immutable', () => {
     s = await startBuiltin();
     R = s.addr;
     ({ root, env } = isolatedCliEnv('wharf-admin-immutable-'));
-    ok(await wharf(['login', R, '--username', 'admin', '--password-stdin', '--authfile', auth('admin'), '--tls-verify=false'], `${ADMIN_PASSWORD}\n`));
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
-    await apiOk(s, ADMIN, 'POST', '/users', { name: 'dev', password: 'dev-password' }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'dev' }, role: 'editor' }, 204);
-    ok(await wharf(['login', R, '--username', 'dev', '--password-stdin', '--authfile', auth('dev'), '--tls-verify=false'], 'dev-password\n'));
+    await signInAdminAndDev(s, env, auth, 'editor');
   });
 
   after(async () => {

@@ -6,11 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, ADMIN_PASSWORD, apiOk, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { makeImage, pushImageParts, startUpload, withDigest } from '../api/lib/registry.js';
 import { randomBlob } from '../api/lib/content.js';
 import { req } from '../api/lib/http.js';
 import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
+import { signInAdminAndDev } from './lib/admin-cast.js';
 
 interface Quota { namespace: string; repository: string | null; limits: { bytes: number | null; tags: number | null }; usage: { bytes: number; tags: number } }
 
@@ -41,11 +42,7 @@ describe('wharf admin quota', () => {
     s = await startBuiltin();
     R = s.addr;
     ({ root, env } = isolatedCliEnv('wharf-admin-quota-'));
-    ok(await wharf(['login', R, '--username', 'admin', '--password-stdin', '--authfile', auth('admin'), '--tls-verify=false'], `${ADMIN_PASSWORD}\n`));
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
-    await apiOk(s, ADMIN, 'POST', '/users', { name: 'dev', password: 'dev-password' }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'dev' }, role: 'admin' }, 204);
-    ok(await wharf(['login', R, '--username', 'dev', '--password-stdin', '--authfile', auth('dev'), '--tls-verify=false'], 'dev-password\n'));
+    await signInAdminAndDev(s, env, auth, 'admin');
   });
 
   after(async () => {

@@ -6,9 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, ADMIN_PASSWORD, apiOk, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { pushImage, tagsOf } from '../api/lib/registry.js';
 import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
+import { signInAdminAndDev } from './lib/admin-cast.js';
 import type { RetentionReport } from '../../src/registry/retention.js';
 
 interface Policy { namespace: string; repository: string | null; keepLast: number | null; match: string | null; keepWithin: string | null; keep: string | null; untaggedOlderThan: string | null }
@@ -28,11 +29,7 @@ describe('wharf admin retention', () => {
     s = await startBuiltin({ WHARF_RETENTION_INTERVAL: 'off' });
     R = s.addr;
     ({ root, env } = isolatedCliEnv('wharf-admin-retention-'));
-    ok(await runWharf(env, ['login', R, '--username', 'admin', '--password-stdin', '--authfile', auth('admin'), '--tls-verify=false'], `${ADMIN_PASSWORD}\n`));
-    await apiOk(s, ADMIN, 'POST', '/orgs', { name: 'acme' }, 201);
-    await apiOk(s, ADMIN, 'POST', '/users', { name: 'dev', password: 'dev-password' }, 201);
-    await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'dev' }, role: 'editor' }, 204);
-    ok(await runWharf(env, ['login', R, '--username', 'dev', '--password-stdin', '--authfile', auth('dev'), '--tls-verify=false'], 'dev-password\n'));
+    await signInAdminAndDev(s, env, auth, 'editor');
   });
 
   after(async () => {

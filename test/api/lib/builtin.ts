@@ -43,6 +43,19 @@ export async function apiOk(s: WharfServer, auth: Record<string, string>, method
   return r.body.length ? JSON.parse(r.body.toString()) as unknown : null;
 }
 
+/** The namespace-policy tests' cast: boss administers acme, editor edits it, outsider has no role there. */
+export const BOSS = basic('boss', 'boss-password');
+export const EDITOR = basic('editor', 'editor-password');
+export const OUTSIDER = basic('outsider', 'outsider-password');
+
+/** Creates the organizations (acme among them) and the cast's users, with boss's and editor's roles on acme. */
+export async function seedAcme(s: WharfServer, orgs: readonly string[] = ['acme', 'beta'], users: readonly string[] = ['boss', 'editor']): Promise<void> {
+  for (const org of orgs) await apiOk(s, ADMIN, 'POST', '/orgs', { name: org }, 201);
+  for (const u of users) await apiOk(s, ADMIN, 'POST', '/users', { name: u, password: `${u}-password` }, 201);
+  await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'boss' }, role: 'admin' }, 204);
+  await apiOk(s, ADMIN, 'PUT', '/namespaces/acme/grants', { principal: { user: 'editor' }, role: 'editor' }, 204);
+}
+
 /** A token from GET /token for these scopes (anonymous without auth); throws on a non-200. */
 export async function token(s: WharfServer, auth: Record<string, string> | null, scopes: string[], extra = ''): Promise<{ token: string; access: { type: string; name: string; actions: string[] }[]; body: Record<string, unknown> }> {
   const q = new URLSearchParams({ service: 'wharf' });
