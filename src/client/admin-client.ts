@@ -52,15 +52,15 @@ export type WebhookEvent = 'push' | 'delete' | 'pull' | 'tag-move';
 export type WebhookFormat = 'cloudevents' | 'distribution';
 export interface Webhook {
   id: number; namespace: string; repository: string | null; url: string; events: WebhookEvent[]; repositories: string | null; tags: string | null;
-  format: WebhookFormat; enabled: boolean; secretFingerprint: string; createdAt: string; updatedAt: string;
+  format: WebhookFormat; enabled: boolean; batch: number; secretFingerprint: string; createdAt: string; updatedAt: string;
 }
 /** The creation's answer: with the secret when the server generated it (this once). */
 export interface CreatedWebhook extends Webhook { secret?: string }
 export interface NewWebhookRequest {
-  url: string; events: WebhookEvent[]; repository?: string; repositories?: string; tags?: string; format?: WebhookFormat; secret?: string; enabled?: boolean;
+  url: string; events: WebhookEvent[]; repository?: string; repositories?: string; tags?: string; format?: WebhookFormat; secret?: string; enabled?: boolean; batch?: number;
 }
 export interface WebhookChanges {
-  url?: string; events?: WebhookEvent[]; repositories?: string | null; tags?: string | null; format?: WebhookFormat; secret?: string; enabled?: boolean;
+  url?: string; events?: WebhookEvent[]; repositories?: string | null; tags?: string | null; format?: WebhookFormat; secret?: string; enabled?: boolean; batch?: number;
 }
 export interface WebhookDelivery {
   id: number; eventId: string; eventType: string; attempt: number; at: string; durationMs: number; status: number | null;

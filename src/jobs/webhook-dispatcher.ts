@@ -14,11 +14,17 @@
 // subscription once. It holds up to twice `concurrency` claimed deliveries, so that a slot that frees up
 // starts the next one at once; one that waits starts within a timeout and ends within another, inside
 // its claim.
+//
+// A subscription with `batch` > 1 gets up to that many of its deliveries in one request (the payload's
+// batch shape): a claim is topped up with more of its due deliveries to fill its batches (so at most
+// twice `concurrency` requests are held, each of up to 100 deliveries), and the request's outcome is each
+// delivery's — a 2xx removes them all, anything else counts an attempt of each, with its own backoff. A
+// batch request has its own X-Wharf-Delivery id (a retry may group the events differently).
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../config/clock.js';
 import type { StoredEvent } from '../registry/webhook-events.js';
-import type { ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, MetaStore, WebhookRecord } from '../store/meta/meta-store.js';
-import { renderEvent, renderTest, type RenderOptions } from './webhook-payloads.js';
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, MetaStore, MetaTx, WebhookRecord } from '../store/meta/meta-store.js';
+import { renderBatch, renderEvent, renderTest, type EventToRender, type RenderOptions } from './webhook-payloads.js';
 import type { SendResult, WebhookSender } from './webhook-sender.js';
 
 export interface RetrySchedule {
@@ -60,6 +66,18 @@ export interface TestDeliveryResult extends SendResult {
 /** How long a nudge waits for more (a burst of pushes shares one cycle). */
 const NUDGE_DELAY_MS = 10;
 
+/** X-Wharf-Event of a batch whose events are of several types. */
+export const MIXED_BATCH_EVENT = 'batch';
+
+/** What the outbox holds of an event it cannot read (given up at once rather than claimed again forever). */
+const UNREADABLE = 'the event in the outbox is unreadable';
+
+/** One request to make: a delivery, or up to the subscription's `batch` of them (null: deleted since the claim). */
+interface Request {
+  subscription: WebhookRecord | null;
+  deliveries: ClaimedDelivery[];
+}
+
 /** An attempt's end, to be written by the next cycle. */
 interface Settled {
   delivery: ClaimedDelivery;
@@ -73,7 +91,7 @@ export class WebhookDispatcher {
   /** Deliveries being sent. */
   private sending = 0;
   /** Claimed, waiting for a slot. */
-  private queued: { delivery: ClaimedDelivery; subscription: Promise<WebhookRecord | null> }[] = [];
+  private queued: Request[] = [];
   private settled: Settled[] = [];
   /** Claimed but not to be sent (the dispatcher stopped): given back by the next cycle. */
   private unsent: ClaimedDelivery[] = [];
@@ -153,9 +171,9 @@ export class WebhookDispatcher {
     this.settled = [];
     this.unsent = [];
     const free = this.stopped ? 0 : 2 * this.o.concurrency - this.sending - this.queued.length;
-    let due: ClaimedDelivery[];
+    let claim: { due: ClaimedDelivery[]; requests: Request[] };
     try {
-      due = await this.o.meta.tx(async (m) => {
+      claim = await this.o.meta.tx(async (m) => {
         // Removed, or due again, only while this process still holds the claim (else another has it now).
         for (const b of settled) {
           if (b.retryAt !== null) await m.webhooks.outbox.retryAt(b.delivery.id, this.holder, b.retryAt);
@@ -163,7 +181,8 @@ export class WebhookDispatcher {
         }
         await m.webhooks.log.append(settled.map((b) => b.attempt));
         for (const d of unsent) await m.webhooks.outbox.release(d.id, this.holder);
-        return free > 0 ? m.webhooks.outbox.claim(this.holder, this.claimMs, free) : [];
+        const due = free > 0 ? await m.webhooks.outbox.claim(this.holder, this.claimMs, free) : [];
+        return { due, requests: await this.requestsOf(m, due) };
       });
     } catch (err) {
       // Not written: those claims lapse and the deliveries are made again (at least once).
@@ -171,29 +190,49 @@ export class WebhookDispatcher {
       return 0;
     }
     for (const b of settled) this.o.onAttempt?.(b.attempt.outcome, b.attempt.durationMs);
-    const subscriptions = new Map<number, Promise<WebhookRecord | null>>();
-    for (const d of due) {
-      let w = subscriptions.get(d.webhookId);
-      if (!w) subscriptions.set(d.webhookId, w = this.o.meta.webhooks.subscriptions.get(d.webhookId));
-      this.queued.push({ delivery: d, subscription: w });
-    }
+    this.queued.push(...claim.requests);
     this.pump();
     // A full claim: more may be due.
-    if (due.length > 0 && due.length === free) this.again = true;
-    return due.length;
+    if (claim.due.length > 0 && claim.due.length === free) this.again = true;
+    return claim.requests.reduce((n, r) => n + r.deliveries.length, 0);
+  }
+
+  /**
+   * The claimed deliveries as requests, in the claim's order: one each, or for a batching subscription
+   * its deliveries in batches, topped up from its other due deliveries so that each batch is full (at
+   * most as many requests as deliveries were claimed). Reads each subscription once.
+   */
+  private async requestsOf(m: MetaTx, due: ClaimedDelivery[]): Promise<Request[]> {
+    const bySubscription = new Map<number, ClaimedDelivery[]>();
+    for (const d of due) {
+      const list = bySubscription.get(d.webhookId);
+      if (list) list.push(d);
+      else bySubscription.set(d.webhookId, [d]);
+    }
+    const requests: Request[] = [];
+    for (const [id, claimed] of bySubscription) {
+      const w = await m.webhooks.subscriptions.get(id);
+      const size = w?.batch ?? 1;
+      if (size > 1) {
+        const more = Math.ceil(claimed.length / size) * size - claimed.length;
+        if (more > 0) claimed.push(...await m.webhooks.outbox.claimOf(id, this.holder, this.claimMs, more));
+      }
+      for (let i = 0; i < claimed.length; i += size) requests.push({ subscription: w, deliveries: claimed.slice(i, i + size) });
+    }
+    return requests.sort((a, b) => a.deliveries[0]!.id - b.deliveries[0]!.id);
   }
 
   /** Starts waiting deliveries while slots are free (once stopped, gives them back instead). */
   private pump(): void {
     if (this.stopped) {
-      this.unsent.push(...this.queued.map((q) => q.delivery));
+      this.unsent.push(...this.queued.flatMap((q) => q.deliveries));
       this.queued = [];
       return;
     }
     while (this.sending < this.o.concurrency && this.queued.length > 0) {
-      const { delivery, subscription } = this.queued.shift()!;
+      const request = this.queued.shift()!;
       this.sending++;
-      const tracked = this.deliver(delivery, subscription).catch((err: unknown) => this.o.onError?.(err)).finally(() => {
+      const tracked = this.deliver(request).catch((err: unknown) => this.o.onError?.(err)).finally(() => {
         this.sending--;
         this.inFlight.delete(tracked);
         this.pump();
@@ -204,14 +243,42 @@ export class WebhookDispatcher {
     }
   }
 
-  private async deliver(d: ClaimedDelivery, subscription: Promise<WebhookRecord | null>): Promise<void> {
-    const w = await subscription;
+  private async deliver({ subscription: w, deliveries }: Request): Promise<void> {
     // Deleted since it was claimed: its deliveries went with it.
     if (!w) return;
-    const rendered = renderEvent(w.format, { id: d.eventId, time: d.createdAt, event: JSON.parse(d.payload) as StoredEvent }, this.o.render);
-    const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...rendered, eventId: d.eventId, eventType: d.eventType });
+    const events: EventToRender[] = [];
+    const readable: ClaimedDelivery[] = [];
+    for (const d of deliveries) {
+      let event: StoredEvent;
+      try {
+        event = JSON.parse(d.payload) as StoredEvent;
+      } catch {
+        this.settle(w, d, { delivered: false, status: null, response: null, error: UNREADABLE, durationMs: 0 }, true);
+        continue;
+      }
+      events.push({ id: d.eventId, time: d.createdAt, event });
+      readable.push(d);
+    }
+    if (readable.length === 0) return;
+    let post: { body: string; contentType: string; deliveryId: string; eventType: string };
+    if (w.batch === 1) {
+      const d = readable[0]!;
+      post = { ...renderEvent(w.format, events[0]!, this.o.render), deliveryId: d.eventId, eventType: d.eventType };
+    } else {
+      const types = new Set(readable.map((d) => d.eventType));
+      post = {
+        ...renderBatch(w.format, events, this.o.render), deliveryId: randomUUID(),
+        eventType: types.size === 1 ? readable[0]!.eventType : MIXED_BATCH_EVENT,
+      };
+    }
+    const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...post });
+    for (const d of readable) this.settle(w, d, result);
+  }
+
+  /** Records how an attempt of `d` went (each delivery of a batch has its own attempt count and backoff). */
+  private settle(w: WebhookRecord, d: ClaimedDelivery, result: SendResult, giveUp = false): void {
     const attempt = d.attempts + 1;
-    const outcome: DeliveryOutcome = result.delivered ? 'delivered' : attempt >= this.o.maxAttempts ? 'gave_up' : 'failed_attempt';
+    const outcome: DeliveryOutcome = result.delivered ? 'delivered' : giveUp || attempt >= this.o.maxAttempts ? 'gave_up' : 'failed_attempt';
     const at = this.o.clock.now();
     this.settled.push({
       delivery: d,
@@ -232,8 +299,8 @@ export class WebhookDispatcher {
     const at = this.o.clock.now();
     const rendered = renderTest(w.format, {
       id: eventId, time: at, webhook: { id: w.id, namespace: w.namespace, repository: w.repository }, actor: { name: actor.name, kind: actor.kind },
-    }, { source: this.o.render?.source ?? origin });
-    const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...rendered, eventId, eventType: 'io.wharf.webhook.test' });
+    }, { source: this.o.render?.source ?? origin }, w.batch > 1);
+    const result = await this.o.sender.send({ url: w.url, secret: w.secret, ...rendered, deliveryId: eventId, eventType: 'io.wharf.webhook.test' });
     const outcome: DeliveryOutcome = result.delivered ? 'delivered' : 'failed_attempt';
     await this.o.meta.webhooks.log.append([{
       webhookId: w.id, eventId, eventType: 'io.wharf.webhook.test', attempt: 1, at, durationMs: result.durationMs,

@@ -1,11 +1,16 @@
 // The bodies webhook receivers get, rendered at delivery from the outbox's neutral event
 // (registry/webhook-events.ts): CloudEvents 1.0 in structured mode (JSON), or Distribution's notification
 // envelope (registry:2's `notifications`), so that receivers written for either work unchanged.
-// Rendering is pure: every attempt of a delivery sends the same bytes, with the same event id.
+// Rendering is pure: every attempt of a delivery sends the same bytes, with the same event id. A
+// subscription with `batch` > 1 gets several events in one body: CloudEvents' batched content mode (a
+// JSON array of structured events), or Distribution's envelope with all of them (its native shape) — a
+// batch of one included, so that its receiver always parses one shape.
 import type { WebhookFormat } from '../store/meta/meta-store.js';
 import { EVENT_SOURCE, type StoredEvent } from '../registry/webhook-events.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
+/** CloudEvents JSON format, batched content mode. */
+export const CLOUDEVENTS_BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 /** The envelope's media type in Distribution 2.x (Debian's docker-registry), which receivers check. */
 export const DISTRIBUTION_CONTENT_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 
@@ -33,6 +38,13 @@ export function renderEvent(format: WebhookFormat, e: EventToRender, o: RenderOp
     : { body: JSON.stringify(cloudEvent(e, o)), contentType: CLOUDEVENTS_CONTENT_TYPE };
 }
 
+/** The body of one request to a batching subscription: all of `events`, in order. */
+export function renderBatch(format: WebhookFormat, events: readonly EventToRender[], o: RenderOptions = {}): RenderedBody {
+  return format === 'distribution'
+    ? { body: JSON.stringify({ events: events.map(distributionEvent) }), contentType: DISTRIBUTION_CONTENT_TYPE }
+    : { body: JSON.stringify(events.map((e) => cloudEvent(e, o))), contentType: CLOUDEVENTS_BATCH_CONTENT_TYPE };
+}
+
 /** What a test delivery says: which subscription, and who asked. */
 export interface TestEvent {
   id: string;
@@ -43,16 +55,18 @@ export interface TestEvent {
 
 /**
  * A test delivery's body. Distribution's envelope has no test action, so it gets an envelope without
- * events (its receivers ignore it; the X-Wharf-Event header says what it is).
+ * events (its receivers ignore it; the X-Wharf-Event header says what it is). `batched`: for a batching
+ * subscription (CloudEvents: an array of the one event).
  */
-export function renderTest(format: WebhookFormat, t: TestEvent, o: RenderOptions = {}): RenderedBody {
+export function renderTest(format: WebhookFormat, t: TestEvent, o: RenderOptions = {}, batched = false): RenderedBody {
   if (format === 'distribution') return { body: JSON.stringify({ events: [] }), contentType: DISTRIBUTION_CONTENT_TYPE };
   const body = {
     specversion: '1.0', id: t.id, source: o.source ?? `//${EVENT_SOURCE.addr}`, type: 'io.wharf.webhook.test', time: iso(t.time),
     subject: t.webhook.repository ?? t.webhook.namespace, datacontenttype: 'application/json',
     data: { webhook: t.webhook.id, namespace: t.webhook.namespace, repository: t.webhook.repository, actor: t.actor },
   };
-  return { body: JSON.stringify(body), contentType: CLOUDEVENTS_CONTENT_TYPE };
+  // A batching subscription's receiver parses batches only: the test event comes as a batch of one.
+  return batched ? { body: JSON.stringify([body]), contentType: CLOUDEVENTS_BATCH_CONTENT_TYPE } : { body: JSON.stringify(body), contentType: CLOUDEVENTS_CONTENT_TYPE };
 }
 
 function cloudEvent({ id, time, event: e }: EventToRender, o: RenderOptions): Record<string, unknown> {

@@ -15,7 +15,9 @@ export interface WebhookPost {
   secret: string;
   body: string;
   contentType: string;
-  eventId: string;
+  /** X-Wharf-Delivery: the event's id (one event per request), or the request's own (a batch). */
+  deliveryId: string;
+  /** X-Wharf-Event: the events' type, or `batch` for a batch of several types. */
   eventType: string;
 }
 
@@ -63,7 +65,7 @@ export class WebhookSender {
       'content-length': String(Buffer.byteLength(p.body)),
       'user-agent': this.o.userAgent,
       'x-wharf-event': p.eventType,
-      'x-wharf-delivery': p.eventId,
+      'x-wharf-delivery': p.deliveryId,
       'x-wharf-signature-256': signatureOf(p.secret, p.body),
     };
     if (target.username !== '' || target.password !== '') {

@@ -9,6 +9,9 @@ import type { DeliveryLogEntry, MetaStore, WebhookEventKind, WebhookFormat, Webh
 /** Generated secrets start with this, so that secret scanners and people know them. */
 export const WEBHOOK_SECRET_PREFIX = 'wharf_whsec_';
 
+/** Most events a batching subscription gets in one request. */
+export const WEBHOOK_BATCH_MAX = 100;
+
 export function newWebhookSecret(): string {
   return WEBHOOK_SECRET_PREFIX + randomBytes(32).toString('base64url');
 }
@@ -40,6 +43,8 @@ export interface NewSubscription {
   format?: WebhookFormat;
   secret?: string;
   enabled?: boolean;
+  /** Events per request, 1 (the default) to WEBHOOK_BATCH_MAX. */
+  batch?: number;
 }
 
 export type SubscriptionChanges = Partial<WebhookSettings> & { secret?: string };
@@ -57,6 +62,7 @@ export class WebhookSubscriptionService {
     const record = await this.meta.webhooks.subscriptions.create({
       namespace, repository: s.repository ?? null, url: s.url, events: unique(s.events), repositories: s.repositories ?? null,
       tags: s.tags ?? null, format: s.format ?? 'cloudevents', secret: s.secret ?? generated!, enabled: s.enabled ?? true,
+      batch: s.batch ?? 1,
     });
     await this.changed();
     return generated === undefined ? { record } : { record, secret: generated };

@@ -295,7 +295,7 @@ export function registerAdminApi(app: FastifyInstance, controller: BuiltinAccess
       } },
     { method: 'GET', path: '/webhooks/{id}', summary: 'Show a webhook subscription (its secret only as a fingerprint)', response: S.webhook,
       handle: async ({ actor, params }) => ({ body: S.webhookOut(await ownWebhook(actor, params.id!)) }) },
-    { method: 'PATCH', path: '/webhooks/{id}', summary: 'Change a subscription: enabled, events, url, repositories, tags, format, secret (null clears a filter)', body: S.webhookChanges, response: S.webhook,
+    { method: 'PATCH', path: '/webhooks/{id}', summary: 'Change a subscription: enabled, events, url, repositories, tags, format, batch, secret (null clears a filter)', body: S.webhookChanges, response: S.webhook,
       handle: async ({ actor, params, body }) => {
         const w = await ownWebhook(actor, params.id!);
         const c = body as z.infer<typeof S.webhookChanges>;

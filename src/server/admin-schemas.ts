@@ -6,7 +6,7 @@ import type { DeliveryLogEntry, ImmutableTagRule, RetentionPolicyRecord, Webhook
 import { parseSize } from '../config/units.js';
 import { MAX_KEEP_LAST, MAX_TAG_REGEX, retentionRulesJson } from '../config/retention-rules.js';
 import { isValidRepositoryPattern, isValidTagPattern } from '../oci/tag-patterns.js';
-import { secretFingerprint, shownUrl } from '../registry/webhook-subscriptions.js';
+import { secretFingerprint, shownUrl, WEBHOOK_BATCH_MAX } from '../registry/webhook-subscriptions.js';
 import { WEBHOOK_EVENT_KINDS } from '../registry/webhook-events.js';
 
 export const time = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -130,26 +130,27 @@ const webhookUrl = z.string().max(2048).refine((v) => {
 }, 'an http:// or https:// URL');
 const webhookEvents = z.array(z.enum(WEBHOOK_EVENT_KINDS as [WebhookEventKind, ...WebhookEventKind[]])).min(1);
 const webhookFormat = z.enum(['cloudevents', 'distribution']);
+const webhookBatch = z.number().int().min(1).max(WEBHOOK_BATCH_MAX);
 const repositoryGlob = z.string().refine(isValidRepositoryPattern, 'a repository pattern: the characters of a repository name (a-z 0-9 . _ - /) and the wildcards * and ?');
 const tagGlob = z.string().refine(isValidTagPattern, 'a tag pattern: the characters of a tag and the wildcards * and ?');
 export const newWebhook = z.object({
   url: webhookUrl, events: webhookEvents, repository: name.optional(), repositories: repositoryGlob.optional(), tags: tagGlob.optional(),
-  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(),
+  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(), batch: webhookBatch.optional(),
 }).strict();
 export const webhookChanges = z.object({
   url: webhookUrl.optional(), events: webhookEvents.optional(), repositories: repositoryGlob.nullable().optional(), tags: tagGlob.nullable().optional(),
-  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(),
+  format: webhookFormat.optional(), secret: z.string().min(1).max(1024).optional(), enabled: z.boolean().optional(), batch: webhookBatch.optional(),
 }).strict().refine((c) => Object.keys(c).length > 0, 'name something to change');
 export const webhook = z.object({
   id: z.number(), namespace: z.string(), repository: z.string().nullable(), url: z.string(), events: z.array(z.string()),
-  repositories: z.string().nullable(), tags: z.string().nullable(), format: webhookFormat, enabled: z.boolean(),
+  repositories: z.string().nullable(), tags: z.string().nullable(), format: webhookFormat, enabled: z.boolean(), batch: z.number(),
   secretFingerprint: z.string(), createdAt: z.string(), updatedAt: z.string(),
 });
 export const createdWebhook = webhook.extend({ secret: z.string().optional() });
 export const webhookList = list(webhook);
 export const webhookOut = (w: WebhookRecord): z.infer<typeof webhook> => ({
   id: w.id, namespace: w.namespace, repository: w.repository, url: shownUrl(w.url), events: w.events, repositories: w.repositories,
-  tags: w.tags, format: w.format, enabled: w.enabled, secretFingerprint: secretFingerprint(w.secret), createdAt: time(w.createdAt)!, updatedAt: time(w.updatedAt)!,
+  tags: w.tags, format: w.format, enabled: w.enabled, batch: w.batch, secretFingerprint: secretFingerprint(w.secret), createdAt: time(w.createdAt)!, updatedAt: time(w.updatedAt)!,
 });
 export const deliveriesQuery = z.object({ n: z.coerce.number().int().min(1).max(50).optional() }).strict();
 export const delivery = z.object({

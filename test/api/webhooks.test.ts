@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 interface Hook {
   id: number; namespace: string; repository: string | null; url: string; events: string[]; repositories: string | null; tags: string | null;
-  format: string; enabled: boolean; secretFingerprint: string; createdAt: string; updatedAt: string; secret?: string;
+  format: string; enabled: boolean; batch: number; secretFingerprint: string; createdAt: string; updatedAt: string; secret?: string;
 }
 interface LogEntry { id: number; eventId: string; eventType: string; attempt: number; at: string; durationMs: number; status: number | null; response: string | null; error: string | null; outcome: string }
 interface CloudEvent { specversion: string; id: string; source: string; type: string; time: string; subject: string; datacontenttype: string; data: Record<string, unknown> }
@@ -65,14 +65,14 @@ describe('webhooks over HTTP', () => {
     assert.match(made.secret!, /^wharf_whsec_[A-Za-z0-9_-]{43}$/);
     assert.deepEqual({ ...made, id: 0, createdAt: '', updatedAt: '', secret: '' }, {
       id: 0, namespace: 'acme', repository: null, url: `${rx.url}/admin`, events: ['push', 'tag-move'], repositories: null, tags: null,
-      format: 'cloudevents', enabled: true, secretFingerprint: fingerprint(made.secret!), createdAt: '', updatedAt: '', secret: '',
+      format: 'cloudevents', enabled: true, batch: 1, secretFingerprint: fingerprint(made.secret!), createdAt: '', updatedAt: '', secret: '',
     });
     // A secret given by the caller is not repeated; a password in the URL is never shown.
-    const given = await subscribe('acme', { url: `http://hook:pass-word@127.0.0.1:9/x`, events: ['delete'], repository: 'acme/app', format: 'distribution', secret: 'given-secret-1234', enabled: false });
+    const given = await subscribe('acme', { url: `http://hook:pass-word@127.0.0.1:9/x`, events: ['delete'], repository: 'acme/app', format: 'distribution', secret: 'given-secret-1234', enabled: false, batch: 100 });
     assert.equal(given.secret, undefined);
     assert.equal(given.secretFingerprint, fingerprint('given-secret-1234'));
     assert.equal(given.url, 'http://hook:***@127.0.0.1:9/x');
-    assert.deepEqual([given.repository, given.format, given.enabled], ['acme/app', 'distribution', false]);
+    assert.deepEqual([given.repository, given.format, given.enabled, given.batch], ['acme/app', 'distribution', false, 100]);
 
     const listed = await call(BOSS, 'GET', '/namespaces/acme/webhooks', undefined, 200) as { items: Hook[] };
     assert.deepEqual(listed.items.map((h) => [h.id, 'secret' in h]), [[made.id, false], [given.id, false]]);
@@ -106,6 +106,10 @@ describe('webhooks over HTTP', () => {
       { url: `${rx.url}/x`, events: ['push'], format: 'xml' },
       { url: `${rx.url}/x`, events: ['push'], secret: '' },
       { url: `${rx.url}/x`, events: ['push'], extra: 1 },
+      { url: `${rx.url}/x`, events: ['push'], batch: 0 },
+      { url: `${rx.url}/x`, events: ['push'], batch: 101 },
+      { url: `${rx.url}/x`, events: ['push'], batch: 2.5 },
+      { url: `${rx.url}/x`, events: ['push'], batch: '10' },
     ];
     for (const b of bad) expectError(await api(s, BOSS, 'POST', '/namespaces/acme/webhooks', b), 400, 'INVALID');
     assert.equal((await call(BOSS, 'GET', '/namespaces/acme/webhooks', undefined, 200) as { items: Hook[] }).items.length, 2);
@@ -114,6 +118,9 @@ describe('webhooks over HTTP', () => {
     const patched = await call(BOSS, 'PATCH', `/webhooks/${given.id}`, { enabled: true, events: ['delete', 'push'], tags: 'v*' }, 200) as Hook;
     assert.deepEqual([patched.enabled, patched.events, patched.tags, patched.url], [true, ['delete', 'push'], 'v*', 'http://hook:***@127.0.0.1:9/x']);
     assert.equal((await call(BOSS, 'PATCH', `/webhooks/${given.id}`, { tags: null }, 200) as Hook).tags, null);
+    assert.equal((await call(BOSS, 'PATCH', `/webhooks/${given.id}`, { batch: 7 }, 200) as Hook).batch, 7);
+    for (const batch of [0, 101]) expectError(await api(s, BOSS, 'PATCH', `/webhooks/${given.id}`, { batch }), 400, 'INVALID');
+    assert.equal((await call(BOSS, 'GET', `/webhooks/${given.id}`, undefined, 200) as Hook).batch, 7, 'a refused PATCH changes nothing');
     const rotated = await call(BOSS, 'PATCH', `/webhooks/${given.id}`, { secret: 'another-secret-5678' }, 200) as Hook;
     secrets.push('another-secret-5678');
     assert.equal(rotated.secretFingerprint, fingerprint('another-secret-5678'));
@@ -129,10 +136,11 @@ describe('webhooks over HTTP', () => {
     const mine = audit.items.filter((e) => e.action.startsWith('webhook.')).reverse();
     assert.deepEqual(mine.map((e) => [e.actor, e.action, e.target]), [
       ['boss', 'webhook.create', 'acme'], ['boss', 'webhook.create', 'acme/app'], ['boss', 'webhook.update', 'acme/app'],
-      ['boss', 'webhook.update', 'acme/app'], ['boss', 'webhook.update', 'acme/app'], ['boss', 'webhook.delete', 'acme/app'], ['boss', 'webhook.delete', 'acme'],
+      ['boss', 'webhook.update', 'acme/app'], ['boss', 'webhook.update', 'acme/app'], ['boss', 'webhook.update', 'acme/app'], ['boss', 'webhook.delete', 'acme/app'], ['boss', 'webhook.delete', 'acme'],
     ]);
     assert.deepEqual(mine[1]!.detail, { id: given.id, receiver: 'http://127.0.0.1:9', events: ['delete'] });
-    assert.deepEqual(mine[4]!.detail, { id: given.id, changed: ['secret'] });
+    assert.deepEqual(mine[4]!.detail, { id: given.id, changed: ['batch'] });
+    assert.deepEqual(mine[5]!.detail, { id: given.id, changed: ['secret'] });
     const auditText = JSON.stringify(audit);
     for (const secret of secrets) assert.ok(!auditText.includes(secret), 'a secret in the audit log');
     assert.ok(!auditText.includes('pass-word'), 'a URL\'s password in the audit log');

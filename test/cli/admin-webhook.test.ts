@@ -12,7 +12,7 @@ import { validSignature, WebhookReceiver } from '../api/lib/webhook-receiver.js'
 import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
 import { signInAdminAndDev } from './lib/admin-cast.js';
 
-interface Hook { id: number; namespace: string; repository: string | null; url: string; events: string[]; repositories: string | null; tags: string | null; format: string; enabled: boolean; secretFingerprint: string; secret?: string }
+interface Hook { id: number; namespace: string; repository: string | null; url: string; events: string[]; repositories: string | null; tags: string | null; format: string; enabled: boolean; batch: number; secretFingerprint: string; secret?: string }
 
 let s: BuiltinServer;
 let root: string;
@@ -44,14 +44,14 @@ describe('wharf admin webhook', () => {
   test('create (generated secret, json), a push arrives signed with it; create (secret from stdin, text); list; delete', async () => {
     const made = json<Hook>(await admin('admin', ['webhook', 'create', 'acme', `${rx.url}/cli`, '--events', 'push,tag-move', '--tags', 'v*', '--format', 'json']));
     assert.match(made.secret!, /^wharf_whsec_/);
-    assert.deepEqual([made.namespace, made.repository, made.events, made.tags, made.format, made.enabled], ['acme', null, ['push', 'tag-move'], 'v*', 'cloudevents', true]);
+    assert.deepEqual([made.namespace, made.repository, made.events, made.tags, made.format, made.enabled, made.batch], ['acme', null, ['push', 'tag-move'], 'v*', 'cloudevents', true, 1]);
     await withHeaders(ADMIN, () => pushImage(s.url, 'acme/app', 'v1'));
     await rx.until(() => rx.accepted('/cli').length === 1, 'the push');
     const d = rx.accepted('/cli')[0]!;
     assert.ok(validSignature(made.secret!, d.body, d.headers['x-wharf-signature-256']));
 
-    const text = ok(await admin('admin', ['webhook', 'create', 'acme/app', `${rx.url}/dist`, '--events', 'delete', '--payload', 'distribution', '--secret-stdin', '--disabled'], 'my-own-secret\n')).stdout;
-    assert.match(text, /^Created webhook (\d+) on acme\/app: delete to http:\/\/127\.0\.0\.1:\d+\/dist \(distribution, disabled\)\nDeliveries are signed with the secret you gave \(fingerprint [0-9a-f]{8}\)\.\n$/);
+    const text = ok(await admin('admin', ['webhook', 'create', 'acme/app', `${rx.url}/dist`, '--events', 'delete', '--payload', 'distribution', '--batch', '25', '--secret-stdin', '--disabled'], 'my-own-secret\n')).stdout;
+    assert.match(text, /^Created webhook (\d+) on acme\/app: delete to http:\/\/127\.0\.0\.1:\d+\/dist \(distribution, batches of up to 25, disabled\)\nDeliveries are signed with the secret you gave \(fingerprint [0-9a-f]{8}\)\.\n$/);
     assert.ok(!text.includes('my-own-secret'));
     const second = Number(/webhook (\d+)/.exec(text)![1]);
     const generated = ok(await admin('admin', ['webhook', 'create', 'acme', `${rx.url}/x`, '--events', 'pull', '--repositories', 'acme/web-*'])).stdout.split('\n');
@@ -60,12 +60,12 @@ describe('wharf admin webhook', () => {
     const third = Number(/webhook (\d+)/.exec(generated[0]!)![1]);
 
     const listed = json<Hook[]>(await admin('admin', ['webhook', 'list', 'acme', '--format', 'json']));
-    assert.deepEqual(listed.map((h) => [h.id, h.repository, h.format, h.enabled, 'secret' in h]), [[made.id, null, 'cloudevents', true, false], [second, 'acme/app', 'distribution', false, false], [third, null, 'cloudevents', true, false]]);
+    assert.deepEqual(listed.map((h) => [h.id, h.repository, h.format, h.batch, h.enabled, 'secret' in h]), [[made.id, null, 'cloudevents', 1, true, false], [second, 'acme/app', 'distribution', 25, false, false], [third, null, 'cloudevents', 1, true, false]]);
     const table = ok(await admin('admin', ['webhook', 'list'])).stdout.split('\n');
-    assert.match(table[0]!, /^ID\s+ON\s+EVENTS\s+FILTERS\s+FORMAT\s+ENABLED\s+URL$/);
-    assert.match(table[1]!, new RegExp(`^${made.id}\\s+acme\\s+push,tag-move\\s+tags=v\\*\\s+cloudevents\\s+yes\\s+http://127\\.0\\.0\\.1:\\d+/cli$`));
-    assert.match(table[2]!, new RegExp(`^${second}\\s+acme/app\\s+delete\\s+-\\s+distribution\\s+no\\s+`));
-    assert.match(table[3]!, new RegExp(`^${third}\\s+acme\\s+pull\\s+repositories=acme/web-\\*\\s+cloudevents\\s+yes\\s+`));
+    assert.match(table[0]!, /^ID\s+ON\s+EVENTS\s+FILTERS\s+FORMAT\s+BATCH\s+ENABLED\s+URL$/);
+    assert.match(table[1]!, new RegExp(`^${made.id}\\s+acme\\s+push,tag-move\\s+tags=v\\*\\s+cloudevents\\s+1\\s+yes\\s+http://127\\.0\\.0\\.1:\\d+/cli$`));
+    assert.match(table[2]!, new RegExp(`^${second}\\s+acme/app\\s+delete\\s+-\\s+distribution\\s+25\\s+no\\s+`));
+    assert.match(table[3]!, new RegExp(`^${third}\\s+acme\\s+pull\\s+repositories=acme/web-\\*\\s+cloudevents\\s+1\\s+yes\\s+`));
 
     assert.match(ok(await admin('admin', ['webhook', 'enable', String(second)])).stdout, new RegExp(`^Webhook ${second} is enabled\\n$`));
     assert.equal(json<Hook>(await admin('admin', ['webhook', 'disable', String(second), '--format', 'json'])).enabled, false);
@@ -103,6 +103,7 @@ describe('wharf admin webhook', () => {
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y']), 2, /required option '--events <list>'/);
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push,scan']), 2, '--events takes a list of push, delete, pull, tag-move');
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push', '--payload', 'xml']), 2, '--payload takes cloudevents or distribution');
+    for (const n of ['0', '101', 'ten']) fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push', '--batch', n]), 2, '--batch takes a number from 1 to 100');
     fails(await offline(['webhook', 'create', '/app', 'http://x/y', '--events', 'push']), 2, 'name a namespace (ORG) or a repository (ORG/REPO)');
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push', '--secret-stdin'], ''), 2, 'the secret on standard input is empty');
     fails(await offline(['webhook', 'test', 'one']), 2, 'a webhook id is a number');

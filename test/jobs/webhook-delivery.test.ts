@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backoffMs, WebhookDispatcher } from '../../src/jobs/webhook-dispatcher.js';
-import { renderEvent, renderTest } from '../../src/jobs/webhook-payloads.js';
+import { renderBatch, renderEvent, renderTest } from '../../src/jobs/webhook-payloads.js';
 import { signatureOf, WebhookSender } from '../../src/jobs/webhook-sender.js';
 import type { StoredEvent } from '../../src/registry/webhook-events.js';
 import { SqliteMetaStore } from '../../src/store/meta/sqlite-meta-store.js';
@@ -83,6 +83,21 @@ describe('webhook bodies and signature', () => {
     assert.deepEqual(JSON.parse(renderTest('distribution', t).body), { events: [] });
   });
 
+  test('a batch: CloudEvents batched content mode (an array of the structured events); Distribution one envelope with all of them', () => {
+    const events = [{ id: 'e-1', time: T, event: pushed }, { id: 'e-2', time: T + 1, event: { ...pushed, type: 'io.wharf.tag.moved' as const } }];
+    const ce = renderBatch('cloudevents', events, { source: 'urn:x' });
+    assert.equal(ce.contentType, 'application/cloudevents-batch+json');
+    assert.deepEqual(JSON.parse(ce.body), events.map((e) => JSON.parse(renderEvent('cloudevents', e, { source: 'urn:x' }).body) as unknown));
+    const dist = renderBatch('distribution', events);
+    assert.equal(dist.contentType, 'application/vnd.docker.distribution.events.v1+json');
+    assert.deepEqual(JSON.parse(dist.body), { events: events.map((e) => (JSON.parse(renderEvent('distribution', e).body) as { events: unknown[] }).events[0]) });
+    // One event is still the batch shape; so is a batching subscription's test event.
+    assert.deepEqual(JSON.parse(renderBatch('cloudevents', events.slice(0, 1)).body), [JSON.parse(renderEvent('cloudevents', events[0]!).body)]);
+    const t = { id: 't-1', time: T, webhook: { id: 4, namespace: 'acme', repository: null }, actor: { name: 'boss', kind: 'user' } };
+    const test = renderTest('cloudevents', t, {}, true);
+    assert.deepEqual([test.contentType, JSON.parse(test.body)], ['application/cloudevents-batch+json', [JSON.parse(renderTest('cloudevents', t).body)]]);
+  });
+
   test('backoff: doubling from initial up to max, jittered into the upper half', () => {
     const r = { initialMs: 10_000, maxMs: 3_600_000 };
     assert.deepEqual([1, 2, 3, 4].map((n) => backoffMs(n, r, () => 1)), [10_000, 20_000, 40_000, 80_000]);
@@ -133,7 +148,7 @@ describe('webhook dispatcher', () => {
     return {
       meta, clock, dispatcher, sender,
       hook: async (w = {}) => (await meta.webhooks.subscriptions.create({
-        namespace: 'acme', repository: null, url: `${rx.url}/hook`, events: ['push'], repositories: null, tags: null, format: 'cloudevents', secret: 'the-secret', enabled: true, ...w,
+        namespace: 'acme', repository: null, url: `${rx.url}/hook`, events: ['push'], repositories: null, tags: null, format: 'cloudevents', secret: 'the-secret', enabled: true, batch: 1, ...w,
       })).id,
       async done() { await dispatcher.stop(); await sender.close(); await meta.close(); },
     };
@@ -146,9 +161,13 @@ describe('webhook dispatcher', () => {
     });
   }
 
-  async function enqueue(meta: MetaStore, webhookId: number, id: string): Promise<void> {
-    await meta.webhooks.outbox.add([{ webhookId, eventId: id, eventType: 'io.wharf.image.pushed', payload: JSON.stringify(pushed) }]);
+  async function enqueue(meta: MetaStore, webhookId: number, id: string, event: StoredEvent = pushed): Promise<void> {
+    await meta.webhooks.outbox.add([{ webhookId, eventId: id, eventType: event.type, payload: JSON.stringify(event) }]);
   }
+
+  const signedBy = (secret: string, r: { body: string; headers: IncomingMessage['headers'] }): boolean =>
+    r.headers['x-wharf-signature-256'] === `sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`;
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
   async function round(d: WebhookDispatcher): Promise<number> {
     const claimed = await d.poll();
@@ -281,6 +300,92 @@ describe('webhook dispatcher', () => {
       assert.equal(rx.got.length, before);
       assert.deepEqual((await s.meta.webhooks.log.recent(id, 5)).map((l) => [l.eventId, l.outcome, l.error]), [['ev-bad', 'gave_up', 'the event in the outbox is unreadable']]);
       assert.equal(await s.meta.webhooks.outbox.pending(), 0);
+    } finally {
+      await s.done();
+    }
+  });
+
+  test('batch: up to `batch` events in one signed request, in both formats; claims are topped up to fill a batch', async () => {
+    const s = setup();
+    try {
+      rx.answer = (res) => { res.end('ok'); };
+      const ce = await s.hook({ batch: 3, url: `${rx.url}/ce` });
+      const moved: StoredEvent = { ...pushed, type: 'io.wharf.tag.moved' };
+      for (let i = 0; i < 5; i++) await enqueue(s.meta, ce, `ev-ce-${i}`, i === 1 ? moved : pushed);
+      const before = rx.got.length;
+      assert.equal(await round(s.dispatcher), 5);
+      const sent = rx.got.slice(before);
+      assert.equal(sent.length, 2, 'five events in batches of three: two requests');
+      const ids = sent.map((r) => (JSON.parse(r.body) as { id: string; type: string }[]).map((e) => e.id));
+      assert.deepEqual(ids, [['ev-ce-0', 'ev-ce-1', 'ev-ce-2'], ['ev-ce-3', 'ev-ce-4']]);
+      for (const r of sent) {
+        assert.ok(signedBy('the-secret', r), 'signed: the HMAC of the batch body');
+        assert.equal(r.headers['content-type'], 'application/cloudevents-batch+json');
+        assert.match(r.headers['x-wharf-delivery'] as string, UUID);
+        assert.ok(!ids.flat().includes(r.headers['x-wharf-delivery'] as string), 'the request\'s own delivery id, not an event\'s');
+      }
+      assert.notEqual(sent[0]!.headers['x-wharf-delivery'], sent[1]!.headers['x-wharf-delivery']);
+      assert.deepEqual(sent.map((r) => r.headers['x-wharf-event']), ['batch', 'io.wharf.image.pushed'], 'one type: that type; several: batch');
+      assert.deepEqual((await s.meta.webhooks.log.recent(ce, 10)).map((l) => [l.eventId, l.outcome]).reverse(),
+        [0, 1, 2, 3, 4].map((i) => [`ev-ce-${i}`, 'delivered']), 'one log entry per delivery');
+
+      // Distribution: one envelope with all of them; one event is still that envelope. Twelve events, and the
+      // dispatcher's first claim takes eight (twice its concurrency): topped up to a full batch of ten.
+      const dist = await s.hook({ batch: 10, format: 'distribution', url: `${rx.url}/dist` });
+      for (let i = 0; i < 12; i++) await enqueue(s.meta, dist, `ev-d-${i}`);
+      const mark = rx.got.length;
+      assert.equal(await round(s.dispatcher), 10);
+      // A full claim: the dispatcher goes on by itself (nudged) for the other two.
+      for (let i = 0; i < 100 && (await s.meta.webhooks.outbox.pending()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await s.dispatcher.idle();
+      const envelopes = rx.got.slice(mark);
+      assert.deepEqual(envelopes.map((r) => (JSON.parse(r.body) as { events: { id: string; action: string }[] }).events.map((e) => e.id)),
+        [Array.from({ length: 10 }, (_, i) => `ev-d-${i}`), ['ev-d-10', 'ev-d-11']]);
+      for (const r of envelopes) {
+        assert.ok(signedBy('the-secret', r));
+        assert.deepEqual([r.headers['content-type'], r.headers['x-wharf-event']], ['application/vnd.docker.distribution.events.v1+json', 'io.wharf.image.pushed']);
+      }
+      await enqueue(s.meta, ce, 'ev-ce-alone');
+      const single = rx.got.length;
+      assert.equal(await round(s.dispatcher), 1);
+      assert.deepEqual((JSON.parse(rx.got[single]!.body) as { id: string }[]).map((e) => e.id), ['ev-ce-alone'], 'a batch of one is an array too');
+      assert.equal(await s.meta.webhooks.outbox.pending(), 0);
+    } finally {
+      await s.done();
+    }
+  });
+
+  test('batch: a failed request is retried; every delivery in it counts an attempt, with its own count, backoff and log entry', async () => {
+    const s = setup({ maxAttempts: 3 });
+    try {
+      const id = await s.hook({ batch: 10 });
+      let fail = true;
+      rx.answer = (res) => { if (fail) res.writeHead(503).end('busy'); else res.end('ok'); };
+      const before = rx.got.length;
+      await enqueue(s.meta, id, 'ev-r-0');
+      assert.equal(await round(s.dispatcher), 1);
+      await enqueue(s.meta, id, 'ev-r-1');
+      await enqueue(s.meta, id, 'ev-r-2');
+      s.clock.advance(60_000);
+      assert.equal(await round(s.dispatcher), 3, 'ev-r-0 due again with the new ones: one request');
+      s.clock.advance(60_000);
+      assert.equal(await round(s.dispatcher), 3);
+      // ev-r-0 had its third and last attempt: given up; the others their second.
+      assert.deepEqual((await s.meta.webhooks.log.recent(id, 10)).reverse().map((l) => [l.eventId, l.attempt, l.status, l.outcome]), [
+        ['ev-r-0', 1, 503, 'failed_attempt'],
+        ['ev-r-0', 2, 503, 'failed_attempt'], ['ev-r-1', 1, 503, 'failed_attempt'], ['ev-r-2', 1, 503, 'failed_attempt'],
+        ['ev-r-0', 3, 503, 'gave_up'], ['ev-r-1', 2, 503, 'failed_attempt'], ['ev-r-2', 2, 503, 'failed_attempt'],
+      ]);
+      assert.equal(await s.meta.webhooks.outbox.pending(), 2);
+      assert.equal(await round(s.dispatcher), 0, 'each waits for its backoff');
+      s.clock.advance(60_000);
+      fail = false;
+      assert.equal(await round(s.dispatcher), 2);
+      assert.deepEqual((await s.meta.webhooks.log.recent(id, 2)).reverse().map((l) => [l.eventId, l.attempt, l.outcome]), [['ev-r-1', 3, 'delivered'], ['ev-r-2', 3, 'delivered']]);
+      assert.equal(await s.meta.webhooks.outbox.pending(), 0);
+      const bodies = rx.got.slice(before).map((r) => (JSON.parse(r.body) as { id: string }[]).map((e) => e.id));
+      assert.deepEqual(bodies, [['ev-r-0'], ['ev-r-0', 'ev-r-1', 'ev-r-2'], ['ev-r-0', 'ev-r-1', 'ev-r-2'], ['ev-r-1', 'ev-r-2']]);
+      rx.answer = (res) => { res.end('ok'); };
     } finally {
       await s.done();
     }

@@ -13,7 +13,7 @@ const alice: Identity = { kind: 'user', name: 'alice' };
 
 const hook = (over: Partial<NewWebhook> = {}): NewWebhook => ({
   namespace: 'acme', repository: null, url: 'http://127.0.0.1:9/h', events: ['push', 'delete', 'pull', 'tag-move'], repositories: null, tags: null,
-  format: 'cloudevents', secret: 's', enabled: true, ...over,
+  format: 'cloudevents', secret: 's', enabled: true, batch: 1, ...over,
 });
 
 interface Queued { webhookId: number; eventId: string; eventType: string; event: StoredEvent }

@@ -11,7 +11,7 @@ const drivers = metaDrivers(T0);
 
 const hook = (over: Partial<NewWebhook> = {}): NewWebhook => ({
   namespace: 'acme', repository: null, url: 'http://127.0.0.1:9/hook', events: ['push'], repositories: null, tags: null,
-  format: 'cloudevents', secret: 's3cret', enabled: true, ...over,
+  format: 'cloudevents', secret: 's3cret', enabled: true, batch: 1, ...over,
 });
 
 const entry = (webhookId: number, n: number) => ({ webhookId, eventId: `e${n}`, eventType: 'io.wharf.image.pushed', payload: `{"n":${n}}` });
@@ -30,8 +30,9 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     const { m, clock } = await open(t);
     const a = await m.webhooks.subscriptions.create(hook({ events: ['push', 'tag-move'], tags: 'v*' }));
     assert.deepEqual(a, { ...hook({ events: ['push', 'tag-move'], tags: 'v*' }), id: a.id, createdAt: T0, updatedAt: T0 });
-    const b = await m.webhooks.subscriptions.create(hook({ repository: 'acme/app', format: 'distribution', enabled: false }));
+    const b = await m.webhooks.subscriptions.create(hook({ repository: 'acme/app', format: 'distribution', enabled: false, batch: 100 }));
     await m.webhooks.subscriptions.create(hook({ namespace: 'beta' }));
+    assert.equal((await m.webhooks.subscriptions.get(b.id))!.batch, 100);
     assert.deepEqual(await m.webhooks.subscriptions.get(a.id), a);
     assert.equal(await m.webhooks.subscriptions.get(999_999), null);
     assert.deepEqual((await m.webhooks.subscriptions.list('acme')).map((w) => [w.id, w.repository]), [[a.id, null], [b.id, 'acme/app']]);
@@ -42,6 +43,8 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     assert.deepEqual(changed, { ...a, enabled: false, url: 'https://x.example/h', secret: 'new', updatedAt: T0 + 5000 });
     assert.deepEqual(await m.webhooks.subscriptions.get(a.id), changed, 'what was not given stays (tags v*)');
     assert.deepEqual(await m.webhooks.subscriptions.update(a.id, { tags: null }), { ...changed, tags: null });
+    assert.equal((await m.webhooks.subscriptions.update(a.id, { batch: 20 }))!.batch, 20);
+    assert.deepEqual(await m.webhooks.subscriptions.get(a.id), { ...changed, tags: null, batch: 20 });
     assert.equal(await m.webhooks.subscriptions.update(999_999, { enabled: true }), null);
 
     assert.equal(await m.webhooks.subscriptions.delete(b.id), true);
@@ -99,6 +102,17 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     assert.equal(await m.webhooks.outbox.release(retried[0]!.id, 'c'), false, 'only by its holder');
     assert.equal(await m.webhooks.outbox.release(retried[0]!.id, 'd'), true);
     assert.deepEqual((await m.webhooks.outbox.claim('e', 10_000, 10)).map((c) => [c.eventId, c.attempts]), [['e2', 1]]);
+  });
+
+  test('outbox: claimOf claims one subscription\'s due deliveries only, never another holder\'s', async (t) => {
+    const { m } = await open(t);
+    const a = await subscribed(m.webhooks);
+    const b = await subscribed(m.webhooks);
+    await m.webhooks.outbox.add([entry(a, 1), entry(b, 2), entry(a, 3), entry(a, 4), entry(a, 5)]);
+    assert.deepEqual((await m.webhooks.outbox.claim('x', 10_000, 1)).map((c) => c.eventId), ['e1']);
+    assert.deepEqual((await m.webhooks.outbox.claimOf(a, 'x', 10_000, 2)).map((c) => [c.eventId, c.webhookId]), [['e3', a], ['e4', a]]);
+    assert.deepEqual((await m.webhooks.outbox.claimOf(a, 'y', 10_000, 10)).map((c) => c.eventId), ['e5'], 'x\'s claims are passed by');
+    assert.deepEqual((await m.webhooks.outbox.claim('z', 10_000, 10)).map((c) => c.eventId), ['e2']);
   });
 
   test('outbox: a disabled subscription\'s deliveries wait; deleting the subscription drops them and its log', async (t) => {
@@ -160,5 +174,10 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     const other = await m.webhooks.log.recent(b, 10);
     assert.deepEqual(other.map((x) => [x.status, x.response, x.error, x.outcome]), [[null, null, 'timed out', 'gave_up']]);
     assert.equal((await m.webhooks.log.recent(a, 5)).length, 5);
+    // A batch's attempts, more than are kept, in one append: the newest 50, in order.
+    await m.webhooks.log.append(Array.from({ length: 120 }, (_, i) => attempt(b, 100 + i)));
+    const batch = await m.webhooks.log.recent(b, 1000);
+    assert.equal(batch.length, DELIVERY_LOG_KEPT);
+    assert.deepEqual([batch[0]!.eventId, batch[DELIVERY_LOG_KEPT - 1]!.eventId], ['e219', 'e170']);
   });
 });

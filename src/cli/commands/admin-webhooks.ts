@@ -21,7 +21,14 @@ function idOf(arg: string): number {
   return Number(arg);
 }
 
-interface CreateFlags extends CommonFlags { events?: string; tags?: string; repositories?: string; payload?: string; secretStdin?: boolean; disabled?: boolean }
+interface CreateFlags extends CommonFlags { events?: string; tags?: string; repositories?: string; payload?: string; batch?: string; secretStdin?: boolean; disabled?: boolean }
+
+/** --batch: events per request, 1 to 100 (the server says so too; checked here to fail offline). */
+function batchOf(v: string): number {
+  const n = Number(v);
+  if (!/^\d{1,3}$/.test(v) || n < 1 || n > 100) throw new UsageError(`--batch takes a number from 1 to 100, got ${JSON.stringify(v)}`);
+  return n;
+}
 
 export function registerWebhooks(admin: Command): void {
   const webhook = admin.command('webhook')
@@ -34,10 +41,12 @@ export function registerWebhooks(admin: Command): void {
       .option('--tags <glob>', 'only events of tags matching this (* any run, ? one character), e.g. v*')
       .option('--repositories <glob>', 'only events of repositories (full names) matching this, e.g. acme/app-*')
       .option('--payload <format>', 'cloudevents (default) or distribution (registry:2 notifications)')
+      .option('--batch <n>', 'up to N events in one request (1-100, default 1: one event per request); for busy registries')
       .option('--secret-stdin', 'read the signing secret from standard input (default: one is generated)')
       .option('--disabled', 'make it disabled (enable it with `wharf admin webhook enable`)'),
     async (ctx, [target, url], f) => {
       const events = eventsOf(f.events!);
+      const batch = f.batch === undefined ? undefined : batchOf(f.batch);
       if (f.payload !== undefined && !(FORMATS as readonly string[]).includes(f.payload)) throw new UsageError(`--payload takes cloudevents or distribution, got ${JSON.stringify(f.payload)}`);
       const t = immutableTarget(target!);
       let secret: string | undefined;
@@ -47,11 +56,11 @@ export function registerWebhooks(admin: Command): void {
       }
       const w = await (await ctx.client()).createWebhook(t.namespace, {
         url: url!, events, ...(t.repository === undefined ? {} : { repository: t.repository }), ...(f.repositories === undefined ? {} : { repositories: f.repositories }),
-        ...(f.tags === undefined ? {} : { tags: f.tags }), ...(f.payload === undefined ? {} : { format: f.payload as WebhookFormat }),
+        ...(f.tags === undefined ? {} : { tags: f.tags }), ...(f.payload === undefined ? {} : { format: f.payload as WebhookFormat }), ...(batch === undefined ? {} : { batch }),
         ...(secret === undefined ? {} : { secret }), ...(f.disabled ? { enabled: false } : {}),
       });
       ctx.print(w, () => [
-        `Created webhook ${w.id} on ${target}: ${w.events.join(',')} to ${w.url} (${w.format}${w.enabled ? '' : ', disabled'})`,
+        `Created webhook ${w.id} on ${target}: ${w.events.join(',')} to ${w.url} (${w.format}${w.batch > 1 ? `, batches of up to ${w.batch}` : ''}${w.enabled ? '' : ', disabled'})`,
         ...(w.secret === undefined
           ? [`Deliveries are signed with the secret you gave (fingerprint ${w.secretFingerprint}).`]
           : ['Deliveries are signed with this secret (X-Wharf-Signature-256); it is shown only now, store it safely:', w.secret]),
@@ -62,10 +71,10 @@ export function registerWebhooks(admin: Command): void {
     async (ctx, [org]) => {
       if (org !== undefined && org.includes('/')) throw new UsageError(`list takes a namespace (ORG), got ${JSON.stringify(org)}`);
       const hooks = await (await ctx.client()).webhooks(org);
-      ctx.print(hooks, () => table(['ID', 'ON', 'EVENTS', 'FILTERS', 'FORMAT', 'ENABLED', 'URL'], hooks.map((w) => [
+      ctx.print(hooks, () => table(['ID', 'ON', 'EVENTS', 'FILTERS', 'FORMAT', 'BATCH', 'ENABLED', 'URL'], hooks.map((w) => [
         String(w.id), w.repository ?? w.namespace, w.events.join(','),
         [w.repositories === null ? '' : `repositories=${w.repositories}`, w.tags === null ? '' : `tags=${w.tags}`].filter(Boolean).join(' ') || '-',
-        w.format, w.enabled ? 'yes' : 'no', w.url,
+        w.format, String(w.batch), w.enabled ? 'yes' : 'no', w.url,
       ])));
     });
 

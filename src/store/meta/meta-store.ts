@@ -204,6 +204,8 @@ export interface WebhookSettings {
   tags: string | null;
   format: WebhookFormat;
   enabled: boolean;
+  /** Most events in one request (1..100); 1: one event per request, the body as ever; more: a batch body (jobs/webhook-payloads.ts). */
+  batch: number;
 }
 
 /** A subscription on a whole namespace (`repository` null) or on one repository (its full name) in it. */
@@ -344,6 +346,8 @@ export interface WebhookOutbox {
    * never get the same delivery while a claim lasts.
    */
   claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]>;
+  /** As claim, of one subscription's due deliveries only (to fill its batches). */
+  claimOf(webhookId: number, holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]>;
   /** Removes a delivery (made, or given up), if `holder` still holds its claim. */
   remove(id: number, holder: string): Promise<boolean>;
   /** Counts a failed attempt and makes the delivery due again at `nextAttemptAt`, unclaimed, if `holder` still holds it. */

@@ -228,6 +228,7 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      format TEXT NOT NULL,
      secret TEXT NOT NULL,
      enabled INTEGER NOT NULL,
+     batch INTEGER NOT NULL DEFAULT 1,
      created_at BIGINT NOT NULL,
      updated_at BIGINT NOT NULL
    );

@@ -11,19 +11,19 @@ import {
 import type { Row } from './sql-database.js';
 import type { SqlDeps } from './sql-meta-store.js';
 
-const WEBHOOK = `id, namespace, repository, url, events, repositories, tags, format, secret, enabled,
+const WEBHOOK = `id, namespace, repository, url, events, repositories, tags, format, secret, enabled, batch,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 const CLAIMED = 'id, webhook_id AS "webhookId", event_id AS "eventId", event_type AS "eventType", payload, attempts, created_at AS "createdAt"';
 const ATTEMPT = `id, webhook_id AS "webhookId", event_id AS "eventId", event_type AS "eventType", attempt, at, duration_ms AS "durationMs",
   status, response, error, outcome`;
 
 const Q = {
-  insert: `INSERT INTO webhooks (namespace, repository, url, events, repositories, tags, format, secret, enabled, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  insert: `INSERT INTO webhooks (namespace, repository, url, events, repositories, tags, format, secret, enabled, batch, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   byId: `SELECT ${WEBHOOK} FROM webhooks WHERE id = ?`,
   all: `SELECT ${WEBHOOK} FROM webhooks ORDER BY id`,
   inNamespace: `SELECT ${WEBHOOK} FROM webhooks WHERE namespace = ? ORDER BY id`,
-  update: `UPDATE webhooks SET url = ?, events = ?, repositories = ?, tags = ?, format = ?, secret = ?, enabled = ?, updated_at = ? WHERE id = ?`,
+  update: `UPDATE webhooks SET url = ?, events = ?, repositories = ?, tags = ?, format = ?, secret = ?, enabled = ?, batch = ?, updated_at = ? WHERE id = ?`,
   delete: 'DELETE FROM webhooks WHERE id = ?',
   // Walks webhooks_by_target: (namespace, '') and (namespace, repository).
   forRepository: `SELECT ${WEBHOOK} FROM webhooks WHERE namespace = ? AND repository IN ('', ?) AND enabled = 1 ORDER BY id`,
@@ -38,6 +38,13 @@ const Q = {
                        ORDER BY o.next_attempt_at, o.id LIMIT ?)
             AND claimed_until <= ?
           RETURNING ${CLAIMED}`,
+  // The same, of one subscription (walks webhook_outbox_by_webhook).
+  claimOf: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
+            WHERE id IN (SELECT id FROM webhook_outbox
+                         WHERE webhook_id = ? AND next_attempt_at <= ? AND claimed_until <= ?
+                         ORDER BY next_attempt_at, id LIMIT ?)
+              AND claimed_until <= ?
+            RETURNING ${CLAIMED}`,
   remove: 'DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?',
   retryAt: `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
             WHERE id = ? AND claim_holder = ?`,
@@ -59,7 +66,7 @@ const webhook = (r: Row): WebhookRecord => ({
   id: Number(r.id), namespace: r.namespace as string, repository: r.repository === '' ? null : (r.repository as string),
   url: r.url as string, events: (r.events as string).split(',').filter(Boolean) as WebhookEventKind[],
   repositories: (r.repositories as string | null) ?? null, tags: (r.tags as string | null) ?? null,
-  format: r.format as WebhookFormat, secret: r.secret as string, enabled: Number(r.enabled) === 1,
+  format: r.format as WebhookFormat, secret: r.secret as string, enabled: Number(r.enabled) === 1, batch: Number(r.batch),
   createdAt: Number(r.createdAt), updatedAt: Number(r.updatedAt),
 });
 
@@ -69,7 +76,7 @@ class SqlWebhookSubscriptions implements WebhookSubscriptions {
   async create(w: NewWebhook): Promise<WebhookRecord> {
     const now = this.d.clock.now();
     const row = await this.d.x.get<{ id: number }>(Q.insert, w.namespace, w.repository ?? '', w.url, w.events.join(','), w.repositories, w.tags,
-      w.format, w.secret, w.enabled ? 1 : 0, now, now);
+      w.format, w.secret, w.enabled ? 1 : 0, w.batch, now, now);
     return { ...w, id: Number(row!.id), createdAt: now, updatedAt: now };
   }
 
@@ -88,7 +95,7 @@ class SqlWebhookSubscriptions implements WebhookSubscriptions {
       const r = await x.get<Row>(Q.byId, id);
       if (!r) return null;
       const w = { ...webhook(r), ...definedOf(changes), updatedAt: this.d.clock.now() };
-      await x.run(Q.update, w.url, w.events.join(','), w.repositories, w.tags, w.format, w.secret, w.enabled ? 1 : 0, w.updatedAt, id);
+      await x.run(Q.update, w.url, w.events.join(','), w.repositories, w.tags, w.format, w.secret, w.enabled ? 1 : 0, w.batch, w.updatedAt, id);
       return w;
     }, [`webhook:${id}`]);
   }
@@ -111,6 +118,11 @@ function definedOf<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+const claimed = (rows: Row[]): ClaimedDelivery[] => rows.map((r) => ({
+  id: Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
+  payload: r.payload as string, attempts: Number(r.attempts), createdAt: Number(r.createdAt),
+})).sort((a, b) => a.id - b.id);
+
 class SqlWebhookOutbox implements WebhookOutbox {
   constructor(private readonly d: SqlDeps) {}
 
@@ -124,11 +136,12 @@ class SqlWebhookOutbox implements WebhookOutbox {
 
   async claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
     const now = this.d.clock.now();
-    const rows = await this.d.x.all<Row>(Q.claim, holder, now + claimMs, now, now, limit, now);
-    return rows.map((r) => ({
-      id: Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
-      payload: r.payload as string, attempts: Number(r.attempts), createdAt: Number(r.createdAt),
-    })).sort((a, b) => a.id - b.id);
+    return claimed(await this.d.x.all<Row>(Q.claim, holder, now + claimMs, now, now, limit, now));
+  }
+
+  async claimOf(webhookId: number, holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    const now = this.d.clock.now();
+    return claimed(await this.d.x.all<Row>(Q.claimOf, holder, now + claimMs, webhookId, now, now, limit, now));
   }
 
   async remove(id: number, holder: string): Promise<boolean> {
@@ -153,12 +166,21 @@ class SqlWebhookDeliveryLog implements WebhookDeliveryLog {
 
   async append(attempts: readonly DeliveryAttempt[]): Promise<void> {
     if (attempts.length === 0) return;
+    const bySubscription = new Map<number, DeliveryAttempt[]>();
+    for (const a of attempts) {
+      const list = bySubscription.get(a.webhookId);
+      if (list) list.push(a);
+      else bySubscription.set(a.webhookId, [a]);
+    }
     await this.d.x.atomic(async (x) => {
-      for (const a of attempts) {
-        await x.run(Q.logAttempt, a.webhookId, a.eventId, a.eventType, a.attempt, a.at, Math.round(a.durationMs), a.status, a.response, a.error, a.outcome);
+      for (const [id, list] of bySubscription) {
+        // Only the newest that are kept (a batch of 100 would write rows only to prune them), in order.
+        for (const a of list.slice(-DELIVERY_LOG_KEPT)) {
+          await x.run(Q.logAttempt, a.webhookId, a.eventId, a.eventType, a.attempt, a.at, Math.round(a.durationMs), a.status, a.response, a.error, a.outcome);
+        }
+        // Once per subscription, however many attempts it had.
+        await x.run(Q.pruneLog, id, id);
       }
-      // Once per subscription, however many attempts it had.
-      for (const id of new Set(attempts.map((a) => a.webhookId))) await x.run(Q.pruneLog, id, id);
     });
   }
 
