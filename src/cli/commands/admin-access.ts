@@ -2,7 +2,7 @@
 // access tokens, repository visibility, immutable tags and the audit log.
 import type { Command } from 'commander';
 import type { Principal, Role, TokenAction, Visibility } from '../../client/admin-client.js';
-import { adminAction, adminCommand, parseWhen, table, UsageError, when, type CommonFlags } from './admin-common.js';
+import { adminAction, adminCommand, namespaceTarget, parseWhen, table, UsageError, when, type CommonFlags } from './admin-common.js';
 
 /** Wharf's roles, and the OpenShift role names people already type. */
 const ROLES: Record<string, Role> = {
@@ -151,34 +151,27 @@ export function registerRepos(admin: Command): void {
     });
 }
 
-/** ORG or ORG/REPO: the namespace, and the repository's full name when one is named. */
-export function immutableTarget(arg: string): { namespace: string; repository?: string } {
-  const slash = arg.indexOf('/');
-  if (arg === '' || slash === 0 || slash === arg.length - 1) throw new UsageError(`name a namespace (ORG) or a repository (ORG/REPO), got ${JSON.stringify(arg)}`);
-  return slash < 0 ? { namespace: arg } : { namespace: arg.slice(0, slash), repository: arg };
-}
-
 export function registerImmutable(admin: Command): void {
   const immutable = admin.command('immutable')
     .description('immutable tags: tags matching a pattern (* any run, ? one character, the whole tag) never move nor go once made');
 
   adminAction(adminCommand(immutable, 'add', 'make the tags matching PATTERN immutable in a namespace or one repository').argument('<target>', 'ORG or ORG/REPO').argument('<pattern>', 'e.g. v*, release-*, latest'),
     async (ctx, [target, pattern]) => {
-      const t = immutableTarget(target!);
+      const t = namespaceTarget(target!);
       const r = await (await ctx.client()).addImmutable(t.namespace, pattern!, t.repository);
       ctx.print(r, () => [r.created ? `Tags matching ${r.pattern} are immutable in ${target}` : `Tags matching ${r.pattern} were already immutable in ${target}`]);
     });
 
   adminAction(adminCommand(immutable, 'remove', 'lift an immutable tag pattern of a namespace or one repository').argument('<target>', 'ORG or ORG/REPO').argument('<pattern>'),
     async (ctx, [target, pattern]) => {
-      const t = immutableTarget(target!);
+      const t = namespaceTarget(target!);
       await (await ctx.client()).removeImmutable(t.namespace, pattern!, t.repository);
       ctx.print({ namespace: t.namespace, repository: t.repository ?? null, pattern, removed: true }, () => [`Tags matching ${pattern} are no longer immutable in ${target}`]);
     });
 
   adminAction(adminCommand(immutable, 'list', 'the patterns of a namespace, those protecting one repository, or (no argument; system administrators) all').argument('[target]', 'ORG or ORG/REPO'),
     async (ctx, [target]) => {
-      const t = target === undefined ? undefined : immutableTarget(target);
+      const t = target === undefined ? undefined : namespaceTarget(target);
       const rules = await (await ctx.client()).immutable(t?.namespace, t?.repository);
       ctx.print(rules, () => table(['SET ON', 'PATTERN', 'CREATED'], rules.map((r) => [r.repository ?? r.namespace, r.pattern, when(r.createdAt)])));
     });

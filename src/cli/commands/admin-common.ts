@@ -125,3 +125,10 @@ export function table(header: string[], rows: string[][]): string[] {
 export function when(t: string | null | undefined): string {
   return t ? t.replace(/\.\d+Z$/, 'Z') : '-';
 }
+
+/** ORG or ORG/REPO: the namespace, and the repository's full name when one is named. */
+export function namespaceTarget(arg: string): { namespace: string; repository?: string } {
+  const slash = arg.indexOf('/');
+  if (arg === '' || slash === 0 || slash === arg.length - 1) throw new UsageError(`name a namespace (ORG) or a repository (ORG/REPO), got ${JSON.stringify(arg)}`);
+  return slash < 0 ? { namespace: arg } : { namespace: arg.slice(0, slash), repository: arg };
+}

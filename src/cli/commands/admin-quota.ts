@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import type { Quota } from '../../client/admin-client.js';
 import { formatSize, parseSize } from '../../config/units.js';
-import { adminAction, adminCommand, table, UsageError, type CommonFlags } from './admin-common.js';
-import { immutableTarget as namespaceTarget } from './admin-access.js';
+import { adminAction, adminCommand, namespaceTarget, table, UsageError, type CommonFlags } from './admin-common.js';
 
 /** "used (percent of the limit)", or the usage alone where there is no limit. */
 function used(usage: number, limit: number | null, show: (n: number) => string): string {

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import type { EffectiveRetention, RetentionPolicy, RetentionReport } from '../../client/admin-client.js';
 import { describeRetentionRules, retentionRulesFrom } from '../../config/retention-rules.js';
-import { immutableTarget } from './admin-access.js';
-import { adminAction, adminCommand, table, UsageError, when, type CommonFlags } from './admin-common.js';
+import { adminAction, adminCommand, namespaceTarget, table, UsageError, when, type CommonFlags } from './admin-common.js';
 
 interface RuleFlags extends CommonFlags { keepLast?: string; match?: string; keepWithin?: string; keep?: string; untaggedOlderThan?: string }
 
@@ -68,7 +67,7 @@ export function registerRetention(admin: Command): void {
     .option('--keep <regex>', 'always keep tags this regular expression matches (the whole tag)')
     .option('--untagged-older-than <duration>', 'delete manifests without a tag for longer than this (30d)'),
   async (ctx, [target], f) => {
-    const t = immutableTarget(target!);
+    const t = namespaceTarget(target!);
     const rules = rulesOf(f);
     const p = await (await ctx.client()).setRetention(t.namespace, rules, t.repository);
     ctx.print(p, () => [`Retention policy of ${target}: ${describeRetentionRules(p)}`]);
@@ -76,7 +75,7 @@ export function registerRetention(admin: Command): void {
 
   adminAction(adminCommand(retention, 'show', 'the policies of a namespace, of one repository (and the one in effect), or (no argument; system administrators) all').argument('[target]', 'ORG or ORG/REPO'),
     async (ctx, [target]) => {
-      const t = target === undefined ? undefined : immutableTarget(target);
+      const t = target === undefined ? undefined : namespaceTarget(target);
       const r = await (await ctx.client()).retention(t?.namespace, t?.repository);
       ctx.print(r, () => {
         const lines = r.items.length === 0 ? ['No retention policies'] : policyTable(r.items);
@@ -88,7 +87,7 @@ export function registerRetention(admin: Command): void {
 
   adminAction(adminCommand(retention, 'unset', 'remove the retention policy of a namespace or one repository').argument('<target>', 'ORG or ORG/REPO'),
     async (ctx, [target]) => {
-      const t = immutableTarget(target!);
+      const t = namespaceTarget(target!);
       await (await ctx.client()).unsetRetention(t.namespace, t.repository);
       ctx.print({ namespace: t.namespace, repository: t.repository ?? null, removed: true }, () => [`Removed the retention policy of ${target}`]);
     });
@@ -96,7 +95,7 @@ export function registerRetention(admin: Command): void {
   adminAction<CommonFlags & { dryRun?: boolean }>(adminCommand(retention, 'run', 'apply retention now, or list what would go (--dry-run): everywhere (system administrators), in a namespace or one repository')
     .argument('[target]', 'ORG or ORG/REPO').option('--dry-run', 'list what would go and why the rest stays; change nothing'),
   async (ctx, [target], f) => {
-    const t: { namespace?: string; repository?: string } = target === undefined ? {} : immutableTarget(target);
+    const t: { namespace?: string; repository?: string } = target === undefined ? {} : namespaceTarget(target);
     const report = await (await ctx.client()).runRetention(t.repository === undefined ? { namespace: t.namespace } : { repository: t.repository }, f.dryRun === true);
     ctx.print(report, () => formatRetentionReport(report));
   });

@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import type { WebhookEvent, WebhookFormat } from '../../client/admin-client.js';
 import { readStdin } from '../prompt.js';
-import { immutableTarget } from './admin-access.js';
-import { adminAction, adminCommand, table, UsageError, when, type CommonFlags } from './admin-common.js';
+import { adminAction, adminCommand, namespaceTarget, table, UsageError, when, type CommonFlags } from './admin-common.js';
 
 const EVENTS: readonly WebhookEvent[] = ['push', 'delete', 'pull', 'tag-move'];
 const FORMATS: readonly WebhookFormat[] = ['cloudevents', 'distribution'];
@@ -48,7 +47,7 @@ export function registerWebhooks(admin: Command): void {
       const events = eventsOf(f.events!);
       const batch = f.batch === undefined ? undefined : batchOf(f.batch);
       if (f.payload !== undefined && !(FORMATS as readonly string[]).includes(f.payload)) throw new UsageError(`--payload takes cloudevents or distribution, got ${JSON.stringify(f.payload)}`);
-      const t = immutableTarget(target!);
+      const t = namespaceTarget(target!);
       let secret: string | undefined;
       if (f.secretStdin) {
         secret = (await readStdin()).replace(/\r?\n$/, '');
