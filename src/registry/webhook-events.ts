@@ -32,9 +32,8 @@ export type WebhookEventType = keyof typeof EVENT_KINDS;
 /** Every kind a subscription may ask for. */
 export const WEBHOOK_EVENT_KINDS: readonly WebhookEventKind[] = ['push', 'delete', 'pull', 'tag-move'];
 
-/** A change to announce, as the registry's operations describe it. */
-export interface RegistryChange {
-  type: Exclude<WebhookEventType, 'io.wharf.webhook.test'>;
+/** What a change is about: the same in the change the registry describes and in the event the outbox keeps. */
+interface ChangeSubject {
   repository: string;
   digest: string | null;
   tag: string | null;
@@ -44,19 +43,17 @@ export interface RegistryChange {
   previousDigest: string | null;
   mediaType: string | null;
   size: number | null;
+}
+
+/** A change to announce, as the registry's operations describe it. */
+export interface RegistryChange extends ChangeSubject {
+  type: Exclude<WebhookEventType, 'io.wharf.webhook.test'>;
   actor: Actor;
 }
 
 /** An event as the outbox keeps it (the id and time are the outbox row's). */
-export interface StoredEvent {
+export interface StoredEvent extends ChangeSubject {
   type: WebhookEventType;
-  repository: string;
-  digest: string | null;
-  tag: string | null;
-  tags?: string[];
-  previousDigest: string | null;
-  mediaType: string | null;
-  size: number | null;
   actor: { name: string; kind: string };
   request: EventRequest | null;
   /** The process that recorded it (Distribution's source record). */
