@@ -131,6 +131,31 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     assert.deepEqual(await m.webhooks.log.recent(id, 100), []);
   });
 
+  test('outbox: due retries come before never-attempted deliveries, each oldest first; a handle reaches its own row only', async (t) => {
+    const { m, clock } = await open(t);
+    const id = await subscribed(m.webhooks);
+    await m.webhooks.outbox.add([entry(id, 1), entry(id, 2), entry(id, 3)]);
+    // e2 then e1 fail (a failure moves a delivery to the retries, in the order they failed).
+    const [c1, c2] = await m.webhooks.outbox.claim('a', 10_000, 2);
+    assert.equal(await m.webhooks.outbox.retryAt(c2!.id, 'a', T0 + 1_000), true);
+    assert.equal(await m.webhooks.outbox.retryAt(c1!.id, 'a', T0 + 1_000), true);
+    assert.equal(await m.webhooks.outbox.retryAt(c1!.id, 'a', T0 + 1_000), false, 'moved once; the claim went with the attempt');
+    await m.webhooks.outbox.add([entry(id, 4)]);
+    assert.deepEqual((await m.webhooks.outbox.claim('b', 10_000, 10)).map((c) => c.eventId), ['e3', 'e4'], 'the retries are not due yet');
+    clock.advance(1_000);
+    await m.webhooks.outbox.add([entry(id, 5)]);
+    const due = await m.webhooks.outbox.claim('c', 10_000, 10);
+    assert.deepEqual(due.map((c) => [c.eventId, c.attempts]), [['e2', 1], ['e1', 1], ['e5', 0]]);
+    // Each handle removes its own delivery: a retry's, then a never-attempted one's.
+    assert.equal(await m.webhooks.outbox.remove(due[1]!.id, 'c'), true);
+    assert.equal(await m.webhooks.outbox.release(due[2]!.id, 'c'), true);
+    assert.equal(await m.webhooks.outbox.pending(), 4);
+    assert.deepEqual((await m.webhooks.outbox.claim('d', 10_000, 10)).map((c) => c.eventId), ['e5'], 'e2 is still c\'s, e3 and e4 b\'s');
+    assert.equal(await m.webhooks.outbox.retryAt(due[0]!.id, 'c', T0 + 5_000), true);
+    clock.advance(5_000);
+    assert.deepEqual((await m.webhooks.outbox.claim('e', 1_000, 10)).map((c) => [c.eventId, c.attempts]), [['e2', 2]]);
+  });
+
   test('outbox rows are part of the unit of work: a rolled-back change leaves no delivery', async (t) => {
     const { m } = await open(t);
     const id = await subscribed(m.webhooks);

@@ -293,6 +293,7 @@ export interface OutboxEntry {
 }
 
 export interface ClaimedDelivery extends OutboxEntry {
+  /** The claim's handle for remove, retryAt and release (the store's: unique among claimed deliveries, not kept across attempts). */
   id: number;
   /** Failed attempts so far. */
   attempts: number;

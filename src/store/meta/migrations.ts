@@ -261,4 +261,27 @@ export const migrations: ((d: SqlDialect) => string)[] = [
      outcome TEXT NOT NULL
    );
    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);`,
+  // The outbox in two parts, so that recording an event (in every push's unit of work) writes one row to
+  // a table without secondary indexes: webhook_outbox keeps deliveries never attempted (claimed oldest
+  // first by id), webhook_retries those that failed (or wait for a disabled subscription), by due time.
+  (d) => `CREATE TABLE webhook_retries (
+     id ${d.identityPrimaryKey},
+     webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+     event_id TEXT NOT NULL,
+     event_type TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at BIGINT NOT NULL,
+     claim_holder TEXT,
+     claimed_until BIGINT NOT NULL DEFAULT 0
+   );
+   CREATE INDEX webhook_retries_by_due ON webhook_retries (next_attempt_at);
+   CREATE INDEX webhook_retries_by_webhook ON webhook_retries (webhook_id);
+   INSERT INTO webhook_retries (webhook_id, event_id, event_type, payload, created_at, attempts, next_attempt_at, claim_holder, claimed_until)
+     SELECT o.webhook_id, o.event_id, o.event_type, o.payload, o.created_at, o.attempts, o.next_attempt_at, o.claim_holder, o.claimed_until
+     FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id WHERE o.attempts > 0 OR w.enabled = 0;
+   DELETE FROM webhook_outbox WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id WHERE o.attempts > 0 OR w.enabled = 0);
+   DROP INDEX webhook_outbox_by_due;
+   DROP INDEX webhook_outbox_by_webhook;`,
 ];

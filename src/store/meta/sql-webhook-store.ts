@@ -3,6 +3,13 @@
 // (the interface says null). Deliveries are claimed with one UPDATE … RETURNING that re-checks the claim
 // on each row it changes: on PostgreSQL a second claimer blocked on a row sees the first one's claim
 // when it gets the row and passes it by; on SQLite writers are serial anyway.
+//
+// The outbox is two tables. Every push records its events in webhook_outbox, which has no secondary
+// index to keep (each one is another page every push's commit writes): its deliveries were never
+// attempted, so all are due, and a claim takes the oldest by id. A delivery that fails moves to
+// webhook_retries, indexed by due time, as do the waiting deliveries of a subscription that is disabled
+// (the outbox's walk by id would read them at every claim). A claim takes due retries first. A claimed
+// delivery's id says where it is: a retry's is its row's id less 2^53 (negative, in the rows' order).
 import {
   DELIVERY_LOG_KEPT,
   type ClaimedDelivery, type DeliveryAttempt, type DeliveryLogEntry, type NewWebhook, type OutboxEntry, type WebhookDeliveryLog,
@@ -32,24 +39,45 @@ const Q = {
   // One statement for a change's deliveries (a few rows: a push and its tag move, for each subscription).
   enqueue: (rows: number) => `INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at)
     VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
-  claim: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
-          WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
-                       WHERE o.next_attempt_at <= ? AND o.claimed_until <= ? AND w.enabled = 1
-                       ORDER BY o.next_attempt_at, o.id LIMIT ?)
-            AND claimed_until <= ?
-          RETURNING ${CLAIMED}`,
-  // The same, of one subscription (walks webhook_outbox_by_webhook).
-  claimOf: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
-            WHERE id IN (SELECT id FROM webhook_outbox
-                         WHERE webhook_id = ? AND next_attempt_at <= ? AND claimed_until <= ?
-                         ORDER BY next_attempt_at, id LIMIT ?)
-              AND claimed_until <= ?
-            RETURNING ${CLAIMED}`,
-  remove: 'DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?',
-  retryAt: `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
+  // Never attempted: all due, oldest first by id (the table's own order, no index to keep).
+  claimFresh: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
+               WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
+                            WHERE o.claimed_until <= ? AND w.enabled = 1 ORDER BY o.id LIMIT ?)
+                 AND claimed_until <= ?
+               RETURNING ${CLAIMED}`,
+  // Failed before: those due, by due time (walks webhook_retries_by_due).
+  claimRetries: `UPDATE webhook_retries SET claim_holder = ?, claimed_until = ?
+                 WHERE id IN (SELECT o.id FROM webhook_retries o JOIN webhooks w ON w.id = o.webhook_id
+                              WHERE o.next_attempt_at <= ? AND o.claimed_until <= ? AND w.enabled = 1
+                              ORDER BY o.next_attempt_at, o.id LIMIT ?)
+                   AND claimed_until <= ?
+                 RETURNING ${CLAIMED}`,
+  // The same, of one subscription.
+  claimFreshOf: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
+                 WHERE id IN (SELECT id FROM webhook_outbox WHERE webhook_id = ? AND claimed_until <= ? ORDER BY id LIMIT ?)
+                   AND claimed_until <= ?
+                 RETURNING ${CLAIMED}`,
+  claimRetriesOf: `UPDATE webhook_retries SET claim_holder = ?, claimed_until = ?
+                   WHERE id IN (SELECT id FROM webhook_retries
+                                WHERE webhook_id = ? AND next_attempt_at <= ? AND claimed_until <= ?
+                                ORDER BY next_attempt_at, id LIMIT ?)
+                     AND claimed_until <= ?
+                   RETURNING ${CLAIMED}`,
+  remove: (table: Part) => `DELETE FROM ${table} WHERE id = ? AND claim_holder = ?`,
+  retryAt: `UPDATE webhook_retries SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
             WHERE id = ? AND claim_holder = ?`,
-  release: 'UPDATE webhook_outbox SET claim_holder = NULL, claimed_until = 0 WHERE id = ? AND claim_holder = ?',
-  pending: 'SELECT COUNT(*) AS n FROM webhook_outbox',
+  // A first failure moves the delivery from the outbox to the retries.
+  firstRetry: `INSERT INTO webhook_retries (webhook_id, event_id, event_type, payload, created_at, attempts, next_attempt_at, claim_holder, claimed_until)
+               SELECT webhook_id, event_id, event_type, payload, created_at, attempts + 1, ?, NULL, 0 FROM webhook_outbox
+               WHERE id = ? AND claim_holder = ?`,
+  release: (table: Part) => `UPDATE ${table} SET claim_holder = NULL, claimed_until = 0 WHERE id = ? AND claim_holder = ?`,
+  pending: 'SELECT (SELECT COUNT(*) FROM webhook_outbox) + (SELECT COUNT(*) FROM webhook_retries) AS n',
+  // A subscription disabled: its waiting deliveries move to the retries (due as they were, claims kept),
+  // where the claim's by-due walk passes them by; the outbox's walk by id would read them every time.
+  park: `INSERT INTO webhook_retries (webhook_id, event_id, event_type, payload, created_at, attempts, next_attempt_at, claim_holder, claimed_until)
+         SELECT webhook_id, event_id, event_type, payload, created_at, attempts, next_attempt_at, claim_holder, claimed_until
+         FROM webhook_outbox WHERE webhook_id = ?`,
+  parked: 'DELETE FROM webhook_outbox WHERE webhook_id = ?',
 
   logAttempt: `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, at, duration_ms, status, response, error, outcome)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -58,6 +86,13 @@ const Q = {
                SELECT id FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${DELIVERY_LOG_KEPT})`,
   recent: `SELECT ${ATTEMPT} FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
 };
+
+/** The outbox's two tables: deliveries never attempted, and those that failed (see migrations.ts). */
+type Part = 'webhook_outbox' | 'webhook_retries';
+/** Where a claimed delivery is, by its id, and its row's id there. */
+const RETRY_IDS = 2 ** 53;
+const partOf = (id: number): Part => (id < 0 ? 'webhook_retries' : 'webhook_outbox');
+const rowId = (id: number): number => (id < 0 ? id + RETRY_IDS : id);
 
 /** Most deliveries one INSERT adds (longer lists take several; statements are prepared per row count). */
 const ENQUEUED_AT_ONCE = 32;
@@ -94,8 +129,13 @@ class SqlWebhookSubscriptions implements WebhookSubscriptions {
     return this.d.x.atomic(async (x) => {
       const r = await x.get<Row>(Q.byId, id);
       if (!r) return null;
-      const w = { ...webhook(r), ...definedOf(changes), updatedAt: this.d.clock.now() };
+      const was = webhook(r);
+      const w = { ...was, ...definedOf(changes), updatedAt: this.d.clock.now() };
       await x.run(Q.update, w.url, w.events.join(','), w.repositories, w.tags, w.format, w.secret, w.enabled ? 1 : 0, w.batch, w.updatedAt, id);
+      if (was.enabled && !w.enabled) {
+        await x.run(Q.park, id);
+        await x.run(Q.parked, id);
+      }
       return w;
     }, [`webhook:${id}`]);
   }
@@ -118,8 +158,9 @@ function definedOf<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-const claimed = (rows: Row[]): ClaimedDelivery[] => rows.map((r) => ({
-  id: Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
+/** Claimed rows of one table (`part`) as deliveries (a retry's id is negative: retries sort first). */
+const claimed = (rows: Row[], part: Part): ClaimedDelivery[] => rows.map((r) => ({
+  id: part === 'webhook_retries' ? Number(r.id) - RETRY_IDS : Number(r.id), webhookId: Number(r.webhookId), eventId: r.eventId as string, eventType: r.eventType as string,
   payload: r.payload as string, attempts: Number(r.attempts), createdAt: Number(r.createdAt),
 })).sort((a, b) => a.id - b.id);
 
@@ -134,26 +175,32 @@ class SqlWebhookOutbox implements WebhookOutbox {
     }
   }
 
+  /** Due retries first (they are the older), then never-attempted deliveries, up to `limit` in all. */
   async claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
     const now = this.d.clock.now();
-    return claimed(await this.d.x.all<Row>(Q.claim, holder, now + claimMs, now, now, limit, now));
+    const retries = claimed(await this.d.x.all<Row>(Q.claimRetries, holder, now + claimMs, now, now, limit, now), 'webhook_retries');
+    if (retries.length >= limit) return retries;
+    return [...retries, ...claimed(await this.d.x.all<Row>(Q.claimFresh, holder, now + claimMs, now, limit - retries.length, now), 'webhook_outbox')];
   }
 
   async claimOf(webhookId: number, holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
     const now = this.d.clock.now();
-    return claimed(await this.d.x.all<Row>(Q.claimOf, holder, now + claimMs, webhookId, now, now, limit, now));
+    const retries = claimed(await this.d.x.all<Row>(Q.claimRetriesOf, holder, now + claimMs, webhookId, now, now, limit, now), 'webhook_retries');
+    if (retries.length >= limit) return retries;
+    return [...retries, ...claimed(await this.d.x.all<Row>(Q.claimFreshOf, holder, now + claimMs, webhookId, now, limit - retries.length, now), 'webhook_outbox')];
   }
 
   async remove(id: number, holder: string): Promise<boolean> {
-    return (await this.d.x.run(Q.remove, id, holder)) > 0;
+    return (await this.d.x.run(Q.remove(partOf(id)), rowId(id), holder)) > 0;
   }
 
   async retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean> {
-    return (await this.d.x.run(Q.retryAt, nextAttemptAt, id, holder)) > 0;
+    if (partOf(id) === 'webhook_retries') return (await this.d.x.run(Q.retryAt, nextAttemptAt, rowId(id), holder)) > 0;
+    return this.d.x.atomic(async (x) => (await x.run(Q.firstRetry, nextAttemptAt, id, holder)) > 0 && (await x.run(Q.remove('webhook_outbox'), id, holder)) > 0);
   }
 
   async release(id: number, holder: string): Promise<boolean> {
-    return (await this.d.x.run(Q.release, id, holder)) > 0;
+    return (await this.d.x.run(Q.release(partOf(id)), rowId(id), holder)) > 0;
   }
 
   async pending(): Promise<number> {
