@@ -107,6 +107,41 @@ for (const [driver, open] of Object.entries(drivers)) describe(`account aggregat
     assert.deepEqual(await m.grants.namespacesOf([user(bob.id)]), []);
   });
 
+  test('deleting an organization or a user drops what is set on its namespace (immutable tags, quota, retention, webhooks and their deliveries), and nobody else\'s', async (t) => {
+    const { m } = await open(t);
+    const settle = async (ns: string): Promise<number> => {
+      await m.immutableTags.add(ns, null, 'v*');
+      await m.immutableTags.add(ns, `${ns}/app`, 'release-*');
+      await m.quotas.set({ namespace: ns, repository: null }, { bytes: 1000, tags: null });
+      await m.retention.set(ns, `${ns}/app`, { keepLast: 3 });
+      const w = await m.webhooks.subscriptions.create({ namespace: ns, repository: null, url: 'http://127.0.0.1:9/hook', events: ['push'],
+        repositories: null, tags: null, format: 'cloudevents', secret: 's', enabled: true, batch: 1 });
+      await m.webhooks.outbox.add([{ webhookId: w.id, eventId: `${ns}-1`, eventType: 'io.wharf.image.pushed', payload: '{}' }]);
+      return w.id;
+    };
+    const settings = async (ns: string) => ({
+      immutable: (await m.immutableTags.list(ns)).length,
+      quota: await m.quotas.get({ namespace: ns, repository: null }),
+      retention: (await m.retention.list(ns)).length,
+      webhooks: (await m.webhooks.subscriptions.list(ns)).length,
+    });
+    const acme = await m.orgs.create('acme', 'private');
+    const alice = await m.users.create('alice', 'h', false);
+    await m.orgs.create('beta', 'private');
+    await settle('acme');
+    await settle('alice');
+    const kept = await settle('beta');
+    assert.equal(await m.webhooks.outbox.pending(), 3);
+
+    await m.orgs.delete(acme.id);
+    await m.users.delete(alice.id);
+    for (const ns of ['acme', 'alice']) assert.deepEqual(await settings(ns), { immutable: 0, quota: null, retention: 0, webhooks: 0 }, ns);
+    assert.equal(await m.webhooks.outbox.pending(), 1, 'the deleted subscriptions\' deliveries went with them');
+    const beta = await settings('beta');
+    assert.deepEqual({ ...beta, quota: beta.quota?.bytes }, { immutable: 2, quota: 1000, retention: 1, webhooks: 1 });
+    assert.deepEqual((await m.webhooks.outbox.claim('h', 1000, 10)).map((d) => d.webhookId), [kept]);
+  });
+
   test('orgs: create, look up, list pages by name, setVisibility; a name is unique', async (t) => {
     const { m, clock } = await open(t);
     const acme = await m.orgs.create('acme', 'private');

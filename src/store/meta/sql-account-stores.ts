@@ -2,7 +2,7 @@
 // (sql-meta-store.ts). A grant on a whole namespace has repository '' in the table (keys cannot hold NULL
 // portably); the interface says null.
 import { upsert } from './dialect.js';
-import type { Row } from './sql-database.js';
+import type { Row, SqlExecutor } from './sql-database.js';
 import type { SqlDeps } from './sql-meta-store.js';
 import type {
   AuditQuery, AuditRecord, AuditStore, GrantRecord, GrantStore, NewAuditRecord, OrgRecord, OrgStore, Principal, PrincipalKind,
@@ -64,6 +64,14 @@ const A = {
   namespacesOf: 'SELECT DISTINCT namespace FROM grants WHERE principal_kind = ? AND principal_id = ?',
   dropGrantsOf: 'DELETE FROM grants WHERE principal_kind = ? AND principal_id = ?',
   dropGrantsOn: 'DELETE FROM grants WHERE namespace = ?',
+  // What else is set on a namespace (on it or on its repositories): a later owner of the name starts clean.
+  // Deleting a webhook takes its outbox, retries and delivery log with it (foreign keys).
+  dropNamespaceSettings: [
+    'DELETE FROM immutable_tags WHERE namespace = ?',
+    'DELETE FROM quotas WHERE namespace = ?',
+    'DELETE FROM retention_policies WHERE namespace = ?',
+    'DELETE FROM webhooks WHERE namespace = ?',
+  ],
 
   insertToken: `INSERT INTO access_tokens (kind, owner_kind, owner_id, name, secret_hash, actions, created_at, expires_at)
                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -102,6 +110,12 @@ const grant = (r: Row): GrantRecord => ({
   repository: r.repository === '' ? null : (r.repository as string), role: r.role as Role, createdAt: r.createdAt as number,
 });
 
+/** Inside the deletion of the namespace's owner: every grant on it, and what is set on it. */
+async function dropNamespace(x: SqlExecutor, namespace: string): Promise<void> {
+  await x.run(A.dropGrantsOn, namespace);
+  for (const sql of A.dropNamespaceSettings) await x.run(sql, namespace);
+}
+
 export class SqlUsers implements UserStore {
   constructor(private readonly d: SqlDeps) {}
 
@@ -134,10 +148,11 @@ export class SqlUsers implements UserStore {
   }
 
   async delete(id: number): Promise<boolean> {
-    // Roles others hold on the user's personal namespace go too: a later account of that name starts clean.
+    // Roles others hold on the user's personal namespace go too, and what is set on it (immutable tags,
+    // quota, retention, webhooks): a later account of that name starts clean.
     return this.d.x.atomic(async (x) => {
       const u = await x.get<{ name: string }>(A.userById, id);
-      if (u) await x.run(A.dropGrantsOn, u.name);
+      if (u) await dropNamespace(x, u.name);
       await x.run(A.dropGrantsOf, 'user', id);
       await x.run(A.dropTokensOf, 'user', id);
       return (await x.run(A.deleteUser, id)) > 0;
@@ -184,7 +199,7 @@ export class SqlOrgs implements OrgStore {
         await x.run(A.dropGrantsOf, 'robot', r.id);
         await x.run(A.dropTokensOf, 'robot', r.id);
       }
-      await x.run(A.dropGrantsOn, org.name);
+      await dropNamespace(x, org.name);
       return (await x.run(A.deleteOrg, id)) > 0;
     });
   }
