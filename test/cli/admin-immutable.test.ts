@@ -4,30 +4,18 @@
 // in text; then the errors (the server's refusal exits 1 with its message, usage errors exit 2 offline).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { makeImage, pushBlob, pushImage, putManifest } from '../api/lib/registry.js';
 import { MT } from '../api/lib/content.js';
-import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
-import { signInAdminAndDev } from './lib/admin-cast.js';
+import { fails, json, ok, type WharfRun } from './lib/isolated-env.js';
+import { AdminCast } from './lib/admin-cast.js';
 
 interface Rule { namespace: string; repository: string | null; pattern: string; createdAt: string }
 
+let cast: AdminCast;
 let s: BuiltinServer;
-let root: string;
-let env: NodeJS.ProcessEnv;
-let R: string;
-const auth = (name: string): string => join(root, `${name}.auth.json`);
 
-async function wharf(args: string[], input?: string): Promise<WharfRun> {
-  return runWharf(env, args, input);
-}
-
-function admin(who: string, args: string[]): Promise<WharfRun> {
-  return wharf(['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false']);
-}
-
+const admin = (who: string, args: string[], input?: string): Promise<WharfRun> => cast.admin(who, args, input);
 
 /** PUTs a fresh image's manifest to repo:tag (as the system administrator); the status. */
 async function pushOther(repo: string, tag: string): Promise<number> {
@@ -41,16 +29,12 @@ async function pushOther(repo: string, tag: string): Promise<number> {
 
 describe('wharf admin immutable', () => {
   before(async () => {
-    s = await startBuiltin();
-    R = s.addr;
-    ({ root, env } = isolatedCliEnv('wharf-admin-immutable-'));
-    await signInAdminAndDev(s, env, auth, 'editor');
+    cast = await AdminCast.start('wharf-admin-immutable-', 'editor');
+    s = cast.server;
   });
 
   after(async () => {
-    await s?.stop();
-    s?.cleanup();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await cast?.close();
   });
 
   test('add (namespace and repository), list (json and text), the push refused, remove lifts it', async () => {
@@ -81,7 +65,7 @@ describe('wharf admin immutable', () => {
     fails(await admin('dev', ['immutable', 'list']), 1, /^wharf: only system administrators may do this\n$/);
     fails(await admin('admin', ['immutable', 'remove', 'acme', 'nothing-*']), 1, /^wharf: no immutable tag pattern "nothing-\*" on acme\n$/);
     fails(await admin('admin', ['immutable', 'add', 'acme', 'v[0-9]']), 1, /pattern/);
-    const offline = (args: string[]): Promise<WharfRun> => wharf(['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')]);
+    const offline = (args: string[], input?: string): Promise<WharfRun> => cast.offline(args, input);
     fails(await offline(['immutable', 'add', '/app', 'v*']), 2, 'name a namespace (ORG) or a repository (ORG/REPO)');
     fails(await offline(['immutable', 'add', 'acme']), 2, /missing required argument/);
     fails(await offline(['immutable', 'list', 'acme', '--format', 'yaml']), 2, '--format takes json or text');

@@ -4,30 +4,19 @@
 // text; then the errors (the server's refusal exits 1 with its message, usage errors exit 2 offline).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { makeImage, pushImageParts, startUpload, withDigest } from '../api/lib/registry.js';
 import { randomBlob } from '../api/lib/content.js';
 import { req } from '../api/lib/http.js';
-import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
-import { signInAdminAndDev } from './lib/admin-cast.js';
+import { fails, json, ok, type WharfRun } from './lib/isolated-env.js';
+import { AdminCast } from './lib/admin-cast.js';
 
 interface Quota { namespace: string; repository: string | null; limits: { bytes: number | null; tags: number | null }; usage: { bytes: number; tags: number } }
 
+let cast: AdminCast;
 let s: BuiltinServer;
-let root: string;
-let env: NodeJS.ProcessEnv;
-let R: string;
-const auth = (name: string): string => join(root, `${name}.auth.json`);
 
-async function wharf(args: string[], input?: string): Promise<WharfRun> {
-  return runWharf(env, args, input);
-}
-
-function admin(who: string, args: string[]): Promise<WharfRun> {
-  return wharf(['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false']);
-}
+const admin = (who: string, args: string[], input?: string): Promise<WharfRun> => cast.admin(who, args, input);
 
 /** Uploads a blob of `size` random bytes to repo (as the system administrator); the PUT's status. */
 async function upload(repo: string, size: number): Promise<number> {
@@ -39,16 +28,12 @@ async function upload(repo: string, size: number): Promise<number> {
 
 describe('wharf admin quota', () => {
   before(async () => {
-    s = await startBuiltin();
-    R = s.addr;
-    ({ root, env } = isolatedCliEnv('wharf-admin-quota-'));
-    await signInAdminAndDev(s, env, auth, 'admin');
+    cast = await AdminCast.start('wharf-admin-quota-', 'admin');
+    s = cast.server;
   });
 
   after(async () => {
-    await s?.stop();
-    s?.cleanup();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await cast?.close();
   });
 
   test('show before any quota, set (json and text), the push refused, list, unset lifts it', async () => {
@@ -95,7 +80,7 @@ describe('wharf admin quota', () => {
     fails(await admin('dev', ['quota', 'list']), 1, /^wharf: only system administrators may do this\n$/);
     fails(await admin('admin', ['quota', 'unset', 'acme']), 1, /^wharf: no quota on acme\n$/);
     fails(await admin('admin', ['quota', 'show', 'nobody']), 1, /^wharf: no namespace "nobody"\n$/);
-    const offline = (args: string[]): Promise<WharfRun> => wharf(['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')]);
+    const offline = (args: string[], input?: string): Promise<WharfRun> => cast.offline(args, input);
     fails(await offline(['quota', 'set', 'acme']), 2, 'set --bytes, --tags or both');
     fails(await offline(['quota', 'set', 'acme', '--bytes', '10 parsecs']), 2, '--bytes takes a size such as 500MiB or 10GB');
     fails(await offline(['quota', 'set', 'acme', '--tags', '-1']), 2, '--tags takes a whole number');

@@ -4,38 +4,27 @@
 // server's refusal exits 1 with its message, usage errors exit 2 without the network).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { pushImage, tagsOf } from '../api/lib/registry.js';
-import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
-import { signInAdminAndDev } from './lib/admin-cast.js';
+import { fails, json, ok, type WharfRun } from './lib/isolated-env.js';
+import { AdminCast } from './lib/admin-cast.js';
 import type { RetentionReport } from '../../src/registry/retention.js';
 
 interface Policy { namespace: string; repository: string | null; keepLast: number | null; match: string | null; keepWithin: string | null; keep: string | null; untaggedOlderThan: string | null }
 
+let cast: AdminCast;
 let s: BuiltinServer;
-let root: string;
-let env: NodeJS.ProcessEnv;
-let R: string;
-const auth = (name: string): string => join(root, `${name}.auth.json`);
 
-function admin(who: string, args: string[]): Promise<WharfRun> {
-  return runWharf(env, ['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false']);
-}
+const admin = (who: string, args: string[], input?: string): Promise<WharfRun> => cast.admin(who, args, input);
 
 describe('wharf admin retention', () => {
   before(async () => {
-    s = await startBuiltin({ WHARF_RETENTION_INTERVAL: 'off' });
-    R = s.addr;
-    ({ root, env } = isolatedCliEnv('wharf-admin-retention-'));
-    await signInAdminAndDev(s, env, auth, 'editor');
+    cast = await AdminCast.start('wharf-admin-retention-', 'editor', { WHARF_RETENTION_INTERVAL: 'off' });
+    s = cast.server;
   });
 
   after(async () => {
-    await s?.stop();
-    s?.cleanup();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await cast?.close();
   });
 
   test('set (namespace, repository), show (json and text), run --dry-run, run, unset', async () => {
@@ -91,7 +80,7 @@ describe('wharf admin retention', () => {
     fails(await admin('dev', ['retention', 'run', '--dry-run']), 1, /^wharf: only system administrators may do this\n$/);
     fails(await admin('admin', ['retention', 'unset', 'acme']), 1, /^wharf: no retention policy on acme\n$/);
     fails(await admin('admin', ['retention', 'run', 'acme/none']), 1, /^wharf: repository acme\/none not known to registry\n$/);
-    const offline = (args: string[]): Promise<WharfRun> => runWharf(env, ['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')]);
+    const offline = (args: string[], input?: string): Promise<WharfRun> => cast.offline(args, input);
     fails(await offline(['retention', 'set', 'acme']), 2, /^wharf: a retention policy needs at least one rule: --keep-last, --keep-within, --keep or --untagged-older-than\n$/);
     fails(await offline(['retention', 'set', 'acme', '--match', 'v.*']), 2, /^wharf: --match limits --keep-last to the tags it matches: give --keep-last too\n$/);
     fails(await offline(['retention', 'set', 'acme', '--keep-last', 'two']), 2, '--keep-last takes a whole number, got "two"');

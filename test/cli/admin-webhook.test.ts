@@ -4,41 +4,30 @@
 // text; then the errors (the server's refusal exits 1 with its message, usage errors exit 2 offline).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADMIN, startBuiltin, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
+import { ADMIN, withHeaders, type BuiltinServer } from '../api/lib/builtin.js';
 import { pushImage } from '../api/lib/registry.js';
 import { validSignature, WebhookReceiver } from '../api/lib/webhook-receiver.js';
-import { fails, isolatedCliEnv, json, ok, runWharf, type WharfRun } from './lib/isolated-env.js';
-import { signInAdminAndDev } from './lib/admin-cast.js';
+import { fails, json, ok, type WharfRun } from './lib/isolated-env.js';
+import { AdminCast } from './lib/admin-cast.js';
 
 interface Hook { id: number; namespace: string; repository: string | null; url: string; events: string[]; repositories: string | null; tags: string | null; format: string; enabled: boolean; batch: number; secretFingerprint: string; secret?: string }
 
+let cast: AdminCast;
 let s: BuiltinServer;
-let root: string;
-let env: NodeJS.ProcessEnv;
-let R: string;
 const rx = new WebhookReceiver();
-const auth = (name: string): string => join(root, `${name}.auth.json`);
 
-function admin(who: string, args: string[], input?: string): Promise<WharfRun> {
-  return runWharf(env, ['admin', ...args, '--registry', R, '--authfile', auth(who), '--tls-verify=false'], input);
-}
+const admin = (who: string, args: string[], input?: string): Promise<WharfRun> => cast.admin(who, args, input);
 
 describe('wharf admin webhook', () => {
   before(async () => {
     await rx.start();
-    s = await startBuiltin();
-    R = s.addr;
-    ({ root, env } = isolatedCliEnv('wharf-admin-webhook-'));
-    await signInAdminAndDev(s, env, auth, 'editor');
+    cast = await AdminCast.start('wharf-admin-webhook-', 'editor');
+    s = cast.server;
   });
 
   after(async () => {
-    await s?.stop();
-    s?.cleanup();
+    await cast?.close();
     await rx.stop();
-    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   test('create (generated secret, json), a push arrives signed with it; create (secret from stdin, text); list; delete', async () => {
@@ -99,7 +88,7 @@ describe('wharf admin webhook', () => {
     fails(await admin('dev', ['webhook', 'list']), 1, /^wharf: only system administrators may do this\n$/);
     fails(await admin('admin', ['webhook', 'delete', '999999']), 1, /^wharf: no webhook "999999"\n$/);
     fails(await admin('admin', ['webhook', 'create', 'acme', 'ftp://x/y', '--events', 'push']), 1, /url: an http:\/\/ or https:\/\/ URL/);
-    const offline = (args: string[], input?: string): Promise<WharfRun> => runWharf(env, ['admin', ...args, '--registry', '127.0.0.1:1', '--authfile', auth('nobody')], input);
+    const offline = (args: string[], input?: string): Promise<WharfRun> => cast.offline(args, input);
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y']), 2, /required option '--events <list>'/);
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push,scan']), 2, '--events takes a list of push, delete, pull, tag-move');
     fails(await offline(['webhook', 'create', 'acme', 'http://x/y', '--events', 'push', '--payload', 'xml']), 2, '--payload takes cloudevents or distribution');
