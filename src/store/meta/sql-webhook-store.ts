@@ -175,19 +175,24 @@ class SqlWebhookOutbox implements WebhookOutbox {
     }
   }
 
-  /** Due retries first (they are the older), then never-attempted deliveries, up to `limit` in all. */
   async claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
     const now = this.d.clock.now();
-    const retries = claimed(await this.d.x.all<Row>(Q.claimRetries, holder, now + claimMs, now, now, limit, now), 'webhook_retries');
-    if (retries.length >= limit) return retries;
-    return [...retries, ...claimed(await this.d.x.all<Row>(Q.claimFresh, holder, now + claimMs, now, limit - retries.length, now), 'webhook_outbox')];
+    return this.retriesThenFresh(limit,
+      (n) => this.d.x.all<Row>(Q.claimRetries, holder, now + claimMs, now, now, n, now),
+      (n) => this.d.x.all<Row>(Q.claimFresh, holder, now + claimMs, now, n, now));
   }
 
   async claimOf(webhookId: number, holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]> {
     const now = this.d.clock.now();
-    const retries = claimed(await this.d.x.all<Row>(Q.claimRetriesOf, holder, now + claimMs, webhookId, now, now, limit, now), 'webhook_retries');
-    if (retries.length >= limit) return retries;
-    return [...retries, ...claimed(await this.d.x.all<Row>(Q.claimFreshOf, holder, now + claimMs, webhookId, now, limit - retries.length, now), 'webhook_outbox')];
+    return this.retriesThenFresh(limit,
+      (n) => this.d.x.all<Row>(Q.claimRetriesOf, holder, now + claimMs, webhookId, now, now, n, now),
+      (n) => this.d.x.all<Row>(Q.claimFreshOf, holder, now + claimMs, webhookId, now, n, now));
+  }
+
+  /** Due retries first (they are the older), then never-attempted deliveries, up to `limit` in all. */
+  private async retriesThenFresh(limit: number, retries: (n: number) => Promise<Row[]>, fresh: (n: number) => Promise<Row[]>): Promise<ClaimedDelivery[]> {
+    const got = claimed(await retries(limit), 'webhook_retries');
+    return got.length >= limit ? got : [...got, ...claimed(await fresh(limit - got.length), 'webhook_outbox')];
   }
 
   async remove(id: number, holder: string): Promise<boolean> {
