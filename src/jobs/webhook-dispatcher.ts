@@ -177,8 +177,8 @@ export class WebhookDispatcher {
         // Removed, or due again, only while this process still holds the claim (else another has it now).
         for (const b of settled) {
           if (b.retryAt !== null) await m.webhooks.outbox.retryAt(b.delivery.id, this.holder, b.retryAt);
-          else await m.webhooks.outbox.remove(b.delivery.id, this.holder);
         }
+        await m.webhooks.outbox.remove(settled.filter((b) => b.retryAt === null).map((b) => b.delivery.id), this.holder);
         await m.webhooks.log.append(settled.map((b) => b.attempt));
         for (const d of unsent) await m.webhooks.outbox.release(d.id, this.holder);
         const due = free > 0 ? await m.webhooks.outbox.claim(this.holder, this.claimMs, free) : [];

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
+import type { DeliveryOutcome } from '../store/meta/meta-store.js';
 import { splitAddr } from '../config/config.js';
 import { systemClock } from '../config/clock.js';
 import { openStores } from '../store/open-stores.js';
@@ -13,6 +14,8 @@ import { gcJob, GC_JOB } from '../jobs/gc-job.js';
 import { retentionJob } from '../jobs/retention-job.js';
 import { isRetentionEvent } from '../registry/retention.js';
 import { WebhookDispatcher } from '../jobs/webhook-dispatcher.js';
+import { WebhookDeliveryThread } from '../jobs/webhook-delivery-thread.js';
+import { WriterLock } from '../store/meta/writer-lock.js';
 import { WebhookSender } from '../jobs/webhook-sender.js';
 import { WHARF_VERSION } from '../config/version.js';
 import { listenMetrics, WharfMetrics } from './metrics.js';
@@ -43,7 +46,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Read and checked before anything opens: a bad certificate is a start-up error (a ConfigError).
   const https = tlsEnabled(tls) ? secureServerOptions(tls) : undefined;
   const clock = systemClock;
-  const { dataDir, blobs: blobStore, meta } = await openStores(config, clock);
+  // SQLite: the main thread and the webhook delivery thread take turns at writing (writer-lock.ts).
+  const writerLock = config.meta.driver === 'sqlite' ? new WriterLock(WriterLock.newBuffer(), 1) : undefined;
+  const { dataDir, blobs: blobStore, meta } = await openStores(config, clock, writerLock ? { writerLock } : {});
   const registry = new Registry(blobStore, meta, {
     maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep, immutableTagPatterns: config.immutable.patterns,
     retentionDefault: config.retention.default,
@@ -65,15 +70,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   // Metrics on: recorded always; served here unless metrics.addr gives them their own listener.
   const metrics = config.metrics.enabled ? new WharfMetrics(WHARF_VERSION) : null;
-  // Webhooks: this process delivers the outbox too (claims keep processes apart), nudged after each commit that adds to it.
+  // Webhooks: this process delivers the outbox too (claims keep processes apart), on a thread of its own
+  // (webhook-delivery-thread.ts), nudged after each commit that adds to it. Test deliveries (the admin
+  // API's) are sent from here, by a dispatcher that claims nothing.
   const webhookSender = new WebhookSender({ timeoutMs: config.webhooks.timeout, userAgent: `wharf/${WHARF_VERSION}` });
+  const onAttempt = metrics ? (outcome: DeliveryOutcome, ms: number) => metrics.webhookAttempted(outcome, ms) : undefined;
   const webhooks = new WebhookDispatcher({
     meta, sender: webhookSender, clock, timeoutMs: config.webhooks.timeout, maxAttempts: config.webhooks.maxAttempts, concurrency: config.webhooks.concurrency,
-    retry: { initialMs: config.webhooks.retry.initial, maxMs: config.webhooks.retry.max }, render: { source: config.webhooks.source },
-    onAttempt: metrics ? (outcome, ms) => metrics.webhookAttempted(outcome, ms) : undefined,
+    retry: { initialMs: config.webhooks.retry.initial, maxMs: config.webhooks.retry.max }, render: { source: config.webhooks.source }, onAttempt,
+  });
+  const delivery = new WebhookDeliveryThread({
+    config, ...(writerLock ? { writerLock } : {}), ...(onAttempt ? { onAttempt } : {}),
     onError: (err) => logger.warn({ err }, 'webhook outbox not read or written'),
   });
-  registry.webhooks.onRecorded(() => webhooks.nudge());
+  registry.webhooks.onRecorded(() => delivery.nudge());
   registry.webhooks.onPullError = (err) => logger.warn({ err }, 'pull events not recorded');
   metrics?.watchWebhookOutbox(() => meta.webhooks.outbox.pending());
   const app = buildApp(registry, { logger, accessController, https, metrics: metrics ? { metrics, serve: config.metrics.addr === undefined } : undefined, webhooks });
@@ -117,7 +127,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
   jobs.start();
   // Who wants pulls, known before the first GET.
   await registry.webhooks.refreshPullSubscriptions();
-  webhooks.start();
+  // Undoes what is started so far when the server cannot start after all.
+  const abandon = async (e: unknown): Promise<never> => {
+    await jobs.stop();
+    await delivery.stop();
+    await webhookSender.close();
+    await storage?.stop();
+    tlsWatcher?.close();
+    await accessController.close();
+    await registry.close();
+    throw e;
+  };
+  try {
+    await delivery.ready;
+  } catch (e) {
+    await abandon(e);
+  }
 
   let metricsServer: Server | null = null;
   if (metrics && config.metrics.addr !== undefined) {
@@ -127,14 +152,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       metricsServer = listening.server;
       app.log.info({ addr: listening.addr, url: `http://${listening.addr}/metrics` }, 'metrics listening');
     } catch (e) {
-      await jobs.stop();
-      await webhooks.stop();
-      await webhookSender.close();
-      await storage?.stop();
-      tlsWatcher?.close();
-      await accessController.close();
-      await registry.close();
-      throw e;
+      await abandon(e);
     }
   }
   const { host, port } = splitAddr(config.addr);
@@ -152,7 +170,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       closing ??= (async () => {
         await jobs.stop();
         // No new claims; deliveries in flight end (each within webhooks.timeout). What is left waits in the outbox.
-        await webhooks.stop();
+        await delivery.stop();
         await storage?.stop();
         tlsWatcher?.close();
         if (metricsServer) {

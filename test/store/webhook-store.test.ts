@@ -80,8 +80,8 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     assert.deepEqual(await m.webhooks.outbox.claim('c', 10_000, 10), []);
 
     // Made: removed, but only by its holder.
-    assert.equal(await m.webhooks.outbox.remove(first[0]!.id, 'b'), false);
-    assert.equal(await m.webhooks.outbox.remove(first[0]!.id, 'a'), true);
+    assert.equal(await m.webhooks.outbox.remove([first[0]!.id], 'b'), 0);
+    assert.equal(await m.webhooks.outbox.remove([first[0]!.id], 'a'), 1);
     // Failed: due again later, claim released, attempts counted.
     assert.equal(await m.webhooks.outbox.retryAt(first[1]!.id, 'a', T0 + 60_000), true);
     assert.deepEqual(await m.webhooks.outbox.claim('c', 10_000, 10), [], 'not due yet, and e3 is still b\'s');
@@ -90,7 +90,7 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     clock.advance(10_000);
     const reclaimed = await m.webhooks.outbox.claim('c', 100_000, 10);
     assert.deepEqual(reclaimed.map((c) => c.eventId), ['e3']);
-    assert.equal(await m.webhooks.outbox.remove(second[0]!.id, 'b'), false, 'the lapsed holder no longer holds it');
+    assert.equal(await m.webhooks.outbox.remove([second[0]!.id], 'b'), 0, 'the lapsed holder no longer holds it');
     assert.equal(await m.webhooks.outbox.retryAt(second[0]!.id, 'b', T0), false);
 
     clock.advance(50_000);
@@ -147,13 +147,32 @@ for (const [driver, open] of Object.entries(drivers)) describe(`webhook store: $
     const due = await m.webhooks.outbox.claim('c', 10_000, 10);
     assert.deepEqual(due.map((c) => [c.eventId, c.attempts]), [['e2', 1], ['e1', 1], ['e5', 0]]);
     // Each handle removes its own delivery: a retry's, then a never-attempted one's.
-    assert.equal(await m.webhooks.outbox.remove(due[1]!.id, 'c'), true);
+    assert.equal(await m.webhooks.outbox.remove([due[1]!.id], 'c'), 1);
     assert.equal(await m.webhooks.outbox.release(due[2]!.id, 'c'), true);
     assert.equal(await m.webhooks.outbox.pending(), 4);
     assert.deepEqual((await m.webhooks.outbox.claim('d', 10_000, 10)).map((c) => c.eventId), ['e5'], 'e2 is still c\'s, e3 and e4 b\'s');
     assert.equal(await m.webhooks.outbox.retryAt(due[0]!.id, 'c', T0 + 5_000), true);
     clock.advance(5_000);
     assert.deepEqual((await m.webhooks.outbox.claim('e', 1_000, 10)).map((c) => [c.eventId, c.attempts]), [['e2', 2]]);
+  });
+
+  test('outbox: remove takes a list at once, from both tables, and only what the holder holds', async (t) => {
+    const { m } = await open(t);
+    const id = await subscribed(m.webhooks);
+    await m.webhooks.outbox.add([1, 2, 3, 4, 5, 6].map((n) => entry(id, n)));
+    const first = await m.webhooks.outbox.claim('a', 10_000, 3);
+    for (const c of first.slice(0, 2)) assert.equal(await m.webhooks.outbox.retryAt(c.id, 'a', T0), true);
+    const mine = await m.webhooks.outbox.claim('a', 10_000, 4);
+    assert.deepEqual(mine.map((c) => c.eventId), ['e1', 'e2', 'e4', 'e5'], 'the two retries, then what a does not hold yet');
+    const theirs = await m.webhooks.outbox.claim('b', 10_000, 10);
+    assert.deepEqual(theirs.map((c) => c.eventId), ['e6']);
+    // Two retries and three never-attempted (a list of three is padded to four with its last id).
+    assert.equal(await m.webhooks.outbox.remove([...mine, first[2]!].map((c) => c.id), 'a'), 5);
+    assert.equal(await m.webhooks.outbox.remove([theirs[0]!.id], 'a'), 0, 'not a\'s');
+    assert.equal(await m.webhooks.outbox.pending(), 1);
+    assert.equal(await m.webhooks.outbox.remove([theirs[0]!.id], 'b'), 1);
+    assert.equal(await m.webhooks.outbox.remove([], 'b'), 0);
+    assert.equal(await m.webhooks.outbox.pending(), 0);
   });
 
   test('outbox rows are part of the unit of work: a rolled-back change leaves no delivery', async (t) => {

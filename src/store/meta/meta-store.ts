@@ -349,8 +349,8 @@ export interface WebhookOutbox {
   claim(holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]>;
   /** As claim, of one subscription's due deliveries only (to fill its batches). */
   claimOf(webhookId: number, holder: string, claimMs: number, limit: number): Promise<ClaimedDelivery[]>;
-  /** Removes a delivery (made, or given up), if `holder` still holds its claim. */
-  remove(id: number, holder: string): Promise<boolean>;
+  /** Removes deliveries (made, or given up) whose claim `holder` still holds; how many it removed. */
+  remove(ids: readonly number[], holder: string): Promise<number>;
   /** Counts a failed attempt and makes the delivery due again at `nextAttemptAt`, unclaimed, if `holder` still holds it. */
   retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean>;
   /** Gives a claim back unused (a process stopping): the delivery is due as it was, for anyone. */

@@ -37,8 +37,8 @@ const Q = {
   withPulls: "SELECT DISTINCT namespace FROM webhooks WHERE enabled = 1 AND events LIKE '%pull%' ORDER BY namespace",
 
   // One statement for a change's deliveries (a few rows: a push and its tag move, for each subscription).
-  enqueue: (rows: number) => `INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at)
-    VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+  enqueue: byCount((rows) => `INSERT INTO webhook_outbox (webhook_id, event_id, event_type, payload, created_at, next_attempt_at)
+    VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`),
   // Never attempted: all due, oldest first by id (the table's own order, no index to keep).
   claimFresh: `UPDATE webhook_outbox SET claim_holder = ?, claimed_until = ?
                WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
@@ -63,7 +63,9 @@ const Q = {
                                 ORDER BY next_attempt_at, id LIMIT ?)
                      AND claimed_until <= ?
                    RETURNING ${CLAIMED}`,
-  remove: (table: Part) => `DELETE FROM ${table} WHERE id = ? AND claim_holder = ?`,
+  // A cycle's made deliveries in one statement per table (ids padded to a few list lengths: few statements to prepare).
+  remove: { webhook_outbox: byCount((n) => removeIn('webhook_outbox', n)), webhook_retries: byCount((n) => removeIn('webhook_retries', n)) },
+  removeOne: `DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?`,
   retryAt: `UPDATE webhook_retries SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
             WHERE id = ? AND claim_holder = ?`,
   // A first failure moves the delivery from the outbox to the retries.
@@ -86,6 +88,18 @@ const Q = {
                SELECT id FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT 1 OFFSET ${DELIVERY_LOG_KEPT})`,
   recent: `SELECT ${ATTEMPT} FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
 };
+
+/** SQL made once per count (a statement for n rows or ids is looked up by its text at every call). */
+function byCount(make: (n: number) => string): (n: number) => string {
+  const made: string[] = [];
+  return (n) => (made[n] ??= make(n));
+}
+
+const removeIn = (table: string, n: number): string =>
+  `DELETE FROM ${table} WHERE claim_holder = ? AND id IN (${Array.from({ length: n }, () => '?').join(', ')})`;
+
+/** Most ids one DELETE names; lists are padded (with their last id) to a power of two up to this. */
+const REMOVED_AT_ONCE = 128;
 
 /** The outbox's two tables: deliveries never attempted, and those that failed (see migrations.ts). */
 type Part = 'webhook_outbox' | 'webhook_retries';
@@ -195,13 +209,23 @@ class SqlWebhookOutbox implements WebhookOutbox {
     return got.length >= limit ? got : [...got, ...claimed(await fresh(limit - got.length), 'webhook_outbox')];
   }
 
-  async remove(id: number, holder: string): Promise<boolean> {
-    return (await this.d.x.run(Q.remove(partOf(id)), rowId(id), holder)) > 0;
+  async remove(ids: readonly number[], holder: string): Promise<number> {
+    let removed = 0;
+    for (const part of ['webhook_retries', 'webhook_outbox'] as const) {
+      const rows = ids.filter((id) => partOf(id) === part).map(rowId);
+      for (let i = 0; i < rows.length; i += REMOVED_AT_ONCE) {
+        const piece = rows.slice(i, i + REMOVED_AT_ONCE);
+        const n = 2 ** Math.ceil(Math.log2(piece.length));
+        while (piece.length < n) piece.push(piece[piece.length - 1]!);
+        removed += await this.d.x.run(Q.remove[part](n), holder, ...piece);
+      }
+    }
+    return removed;
   }
 
   async retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean> {
     if (partOf(id) === 'webhook_retries') return (await this.d.x.run(Q.retryAt, nextAttemptAt, rowId(id), holder)) > 0;
-    return this.d.x.atomic(async (x) => (await x.run(Q.firstRetry, nextAttemptAt, id, holder)) > 0 && (await x.run(Q.remove('webhook_outbox'), id, holder)) > 0);
+    return this.d.x.atomic(async (x) => (await x.run(Q.firstRetry, nextAttemptAt, id, holder)) > 0 && (await x.run(Q.removeOne, id, holder)) > 0);
   }
 
   async release(id: number, holder: string): Promise<boolean> {

@@ -7,12 +7,17 @@ import type { Statement } from 'better-sqlite3';
 import { sqliteDialect, type SqlDialect } from './dialect.js';
 import { migrations } from './migrations.js';
 import type { SqlDatabase, SqlExecutor } from './sql-database.js';
+import type { WriterLock } from './writer-lock.js';
 
 export interface SqliteDatabaseOptions {
   /** A file, or ':memory:' (unit tests). */
   path: string;
   /** FULL synchronous commits (survive power loss) instead of NORMAL (survive process crashes). */
   durable: boolean;
+  /** Shared with the other threads of this process that write the database (see writer-lock.ts). */
+  writerLock?: WriterLock;
+  /** Bring the schema up to date (false: a thread beside the one that did). */
+  migrate?: boolean;
 }
 
 class Connection {
@@ -23,8 +28,10 @@ class Connection {
   /** Set while a unit of work is open: calls from outside it wait. */
   openTx: Promise<void> | null = null;
   savepoints = 0;
+  readonly writerLock: WriterLock | undefined;
 
   constructor(opts: SqliteDatabaseOptions) {
+    this.writerLock = opts.writerLock;
     this.db = new Database(opts.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
@@ -49,6 +56,20 @@ class Connection {
   private async whenIdle(): Promise<void> {
     while (this.openTx) await this.openTx;
   }
+
+  /** A statement outside any unit of work: after the gate, and holding the writer lock if it writes. */
+  async outside<T>(sql: string, fn: (s: Statement) => T): Promise<T> {
+    const g = this.gate();
+    if (g) await g;
+    const s = this.statement(sql);
+    if (!this.writerLock || s.readonly) return fn(s);
+    await this.writerLock.acquire();
+    try {
+      return fn(s);
+    } finally {
+      this.writerLock.release();
+    }
+  }
 }
 
 class SqliteExecutor implements SqlExecutor {
@@ -58,17 +79,17 @@ class SqliteExecutor implements SqlExecutor {
   constructor(protected readonly c: Connection, private readonly inTx: boolean) {}
 
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    if (!this.inTx) { const g = this.c.gate(); if (g) await g; }
+    if (!this.inTx) return this.c.outside(sql, (s) => s.all(...params) as T[]);
     return this.c.statement(sql).all(...params) as T[];
   }
 
   async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    if (!this.inTx) { const g = this.c.gate(); if (g) await g; }
+    if (!this.inTx) return this.c.outside(sql, (s) => s.get(...params) as T | undefined);
     return this.c.statement(sql).get(...params) as T | undefined;
   }
 
   async run(sql: string, ...params: unknown[]): Promise<number> {
-    if (!this.inTx) { const g = this.c.gate(); if (g) await g; }
+    if (!this.inTx) return this.c.outside(sql, (s) => s.run(...params).changes);
     return this.c.statement(sql).run(...params).changes;
   }
 
@@ -90,7 +111,12 @@ class SqliteExecutor implements SqlExecutor {
     c.txTail = prev.then(() => mine);
     await prev;
     c.openTx = mine;
+    let locked = false;
     try {
+      if (c.writerLock) {
+        await c.writerLock.acquire();
+        locked = true;
+      }
       // IMMEDIATE: take the write lock now, so that two processes never deadlock upgrading a read.
       c.db.exec('BEGIN IMMEDIATE');
       const result = await fn(new SqliteExecutor(c, true));
@@ -100,6 +126,7 @@ class SqliteExecutor implements SqlExecutor {
       if (c.db.inTransaction) c.db.exec('ROLLBACK');
       throw e;
     } finally {
+      if (locked) c.writerLock!.release();
       c.openTx = null;
       finished();
     }
@@ -124,7 +151,7 @@ export class SqliteDatabase extends SqliteExecutor implements SqlDatabase {
   constructor(opts: SqliteDatabaseOptions) {
     const c = new Connection(opts);
     super(c, false);
-    migrate(c.db);
+    if (opts.migrate !== false) migrate(c.db);
   }
 
   async close(): Promise<void> {
