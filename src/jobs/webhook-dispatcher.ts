@@ -51,6 +51,8 @@ export interface DispatcherOptions {
   onAttempt?: (outcome: DeliveryOutcome, durationMs: number) => void;
   /** Told when the outbox could not be read or written (the dispatcher goes on). */
   onError?: (err: unknown) => void;
+  /** Told as each cycle starts, before it reads the outbox (a nudge from now on asks for another). */
+  onCycle?: () => void;
 }
 
 /** The wait before attempt `failed + 1`: min(max, initial · 2^(failed−1)), jittered into its upper half. */
@@ -166,6 +168,7 @@ export class WebhookDispatcher {
   }
 
   private async cycle(): Promise<number> {
+    this.o.onCycle?.();
     const settled = this.settled;
     const unsent = this.unsent;
     this.settled = [];

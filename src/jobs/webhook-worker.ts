@@ -41,11 +41,11 @@ async function main(): Promise<void> {
       if (attempts.push([outcome, ms]) === 1) setImmediate(flush);
     },
     onError: (err) => post({ type: 'error', error: errorFromThread.pack(err) }),
+    // The main thread posts a nudge only while none is on its way: one per cycle at most, not one per commit.
+    onCycle: () => Atomics.store(nudged, 0, 0),
   });
   port.on('message', (m: 'nudge' | 'stop') => {
     if (m === 'nudge') {
-      // Cleared before the cycle reads the outbox: a commit after this posts another nudge.
-      Atomics.store(nudged, 0, 0);
       dispatcher.nudge();
       return;
     }
