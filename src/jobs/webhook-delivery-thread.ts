@@ -78,7 +78,7 @@ export class WebhookDeliveryThread {
 
   private spawn(): Promise<void> {
     const data: DeliveryThreadData = {
-      config: this.o.config, nudged: this.nudged.buffer as SharedArrayBuffer, ...(this.o.writerLock ? { writerLock: this.o.writerLock.buffer } : {}),
+      config: this.o.config, nudged: this.nudged.buffer as SharedArrayBuffer, writerLock: this.o.writerLock?.buffer,
     };
     const worker = new Worker(workerFile(), { workerData: data, name: 'wharf-webhooks' });
     // The server's listener keeps the process alive; a server that failed to start leaves nothing behind.

@@ -48,7 +48,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const clock = systemClock;
   // SQLite: the main thread and the webhook delivery thread take turns at writing (writer-lock.ts).
   const writerLock = config.meta.driver === 'sqlite' ? new WriterLock(WriterLock.newBuffer(), 1) : undefined;
-  const { dataDir, blobs: blobStore, meta } = await openStores(config, clock, writerLock ? { writerLock } : {});
+  const { dataDir, blobs: blobStore, meta } = await openStores(config, clock, { writerLock });
   const registry = new Registry(blobStore, meta, {
     maxManifestBytes: config.manifests.maxSize, historyKeepMs: config.history.keep, immutableTagPatterns: config.immutable.patterns,
     retentionDefault: config.retention.default,
@@ -80,7 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     retry: { initialMs: config.webhooks.retry.initial, maxMs: config.webhooks.retry.max }, render: { source: config.webhooks.source }, onAttempt,
   });
   const delivery = new WebhookDeliveryThread({
-    config, ...(writerLock ? { writerLock } : {}), ...(onAttempt ? { onAttempt } : {}),
+    config, writerLock, onAttempt,
     onError: (err) => logger.warn({ err }, 'webhook outbox not read or written'),
   });
   registry.webhooks.onRecorded(() => delivery.nudge());

@@ -21,6 +21,5 @@ export async function openMetaStore(config: Pick<Config, 'data' | 'meta' | 'stor
   if (config.meta.driver === 'postgres') {
     return openPostgresMetaStore({ url: config.meta.postgres.url, maxConnections: t.maxConnections ?? config.meta.postgres.maxConnections, clock });
   }
-  const options = { path: join(resolve(config.data), 'meta.db'), durable: config.storage.fsync, clock };
-  return new SqliteMetaStore({ ...options, ...(t.writerLock ? { writerLock: t.writerLock } : {}), ...(t.migrate === false ? { migrate: false } : {}) });
+  return new SqliteMetaStore({ path: join(resolve(config.data), 'meta.db'), durable: config.storage.fsync, clock, writerLock: t.writerLock, migrate: t.migrate });
 }

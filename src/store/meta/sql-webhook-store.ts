@@ -65,7 +65,6 @@ const Q = {
                    RETURNING ${CLAIMED}`,
   // A cycle's made deliveries in one statement per table (ids padded to a few list lengths: few statements to prepare).
   remove: { webhook_outbox: byCount((n) => removeIn('webhook_outbox', n)), webhook_retries: byCount((n) => removeIn('webhook_retries', n)) },
-  removeOne: `DELETE FROM webhook_outbox WHERE id = ? AND claim_holder = ?`,
   retryAt: `UPDATE webhook_retries SET attempts = attempts + 1, next_attempt_at = ?, claim_holder = NULL, claimed_until = 0
             WHERE id = ? AND claim_holder = ?`,
   // A first failure moves the delivery from the outbox to the retries.
@@ -225,7 +224,7 @@ class SqlWebhookOutbox implements WebhookOutbox {
 
   async retryAt(id: number, holder: string, nextAttemptAt: number): Promise<boolean> {
     if (partOf(id) === 'webhook_retries') return (await this.d.x.run(Q.retryAt, nextAttemptAt, rowId(id), holder)) > 0;
-    return this.d.x.atomic(async (x) => (await x.run(Q.firstRetry, nextAttemptAt, id, holder)) > 0 && (await x.run(Q.removeOne, id, holder)) > 0);
+    return this.d.x.atomic(async (x) => (await x.run(Q.firstRetry, nextAttemptAt, id, holder)) > 0 && (await x.run(Q.remove.webhook_outbox(1), holder, id)) > 0);
   }
 
   async release(id: number, holder: string): Promise<boolean> {
